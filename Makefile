@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+# IOMMU Live Update for Linux: the patch series and the tooling around it.
+# See README.md. Everything generated goes to build/.
+
+SHELL := /bin/bash
+S := scripts
+
+MODE ?= legacy
+AW ?= 39
+T ?= edu-dma
+
+.PHONY: all deps base tree export kernel initramfs test check demo clean help
+
+all: help
+
+help:
+	@echo "make demo     build, boot, run edu-dma and tell what happened"
+	@echo "make check    the whole test suite (ends with 'N passed, N failed')"
+	@echo "make deps     install Debian packages and fetch the base"
+	@echo "make tree     materialize build/linux: base + patches/ (git am)"
+	@echo "make export   write build/linux base..HEAD back to patches/"
+	@echo "make kernel   build the test kernel (KASAN=1 for a KASAN build)"
+	@echo "make test T=name MODE=legacy|sm|sm-fl AW=39|48"
+
+deps:
+	@$(S)/deps.sh
+
+base:
+	@$(S)/fetch-base.sh
+
+tree: base
+	@$(S)/tree.sh
+
+export:
+	@$(S)/export.sh
+
+build/linux/.git:
+	@$(S)/tree.sh
+
+kernel: build/linux/.git
+	@$(S)/build-kernel.sh
+
+initramfs: kernel
+	@$(S)/mkinitramfs.sh
+
+test: initramfs
+	@$(S)/run-test.sh $(T) $(MODE) $(AW)
+
+check: deps
+	@$(S)/check.sh
+
+demo: deps
+	@$(S)/demo.sh
+
+clean:
+	rm -rf build/kobj build/kobj-kasan build/guest build/logs build/initramfs.*

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <unistd.h>
+
+#include "edu.h"
+#include "util.h"
+
+uint32_t edu_read32(volatile uint8_t *bar, unsigned int reg)
+{
+	return *(volatile uint32_t *)(bar + reg);
+}
+
+void edu_write32(volatile uint8_t *bar, unsigned int reg, uint32_t v)
+{
+	*(volatile uint32_t *)(bar + reg) = v;
+}
+
+static void edu_write64(volatile uint8_t *bar, unsigned int reg, uint64_t v)
+{
+	*(volatile uint64_t *)(bar + reg) = v;
+}
+
+bool edu_present(volatile uint8_t *bar)
+{
+	/* 0xRRrr00ed: major, minor revision, then the 0xed signature. */
+	return (edu_read32(bar, EDU_REG_ID) & 0xffff) == 0x00ed;
+}
+
+void edu_dma_start(volatile uint8_t *bar, uint64_t ram_iova,
+		   unsigned int buf_off, uint32_t len, bool to_ram)
+{
+	uint64_t dev = EDU_BUF_ADDR + buf_off;
+
+	edu_write64(bar, EDU_REG_DMA_SRC, to_ram ? dev : ram_iova);
+	edu_write64(bar, EDU_REG_DMA_DST, to_ram ? ram_iova : dev);
+	edu_write64(bar, EDU_REG_DMA_COUNT, len);
+	edu_write64(bar, EDU_REG_DMA_CMD,
+		    EDU_DMA_RUN | (to_ram ? EDU_DMA_TO_RAM : 0));
+}
+
+bool edu_dma_busy(volatile uint8_t *bar)
+{
+	return edu_read32(bar, EDU_REG_DMA_CMD) & EDU_DMA_RUN;
+}
+
+bool edu_dma_wait(volatile uint8_t *bar, int timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+
+	while (edu_dma_busy(bar)) {
+		if (now_ms() > end)
+			return false;
+		usleep(5000);
+	}
+	return true;
+}
+
+bool edu_dma_from_ram(volatile uint8_t *bar, uint64_t iova, unsigned int off,
+		      uint32_t len)
+{
+	edu_dma_start(bar, iova, off, len, false);
+	return edu_dma_wait(bar, 5000);
+}
+
+bool edu_dma_to_ram(volatile uint8_t *bar, uint64_t iova, unsigned int off,
+		    uint32_t len)
+{
+	edu_dma_start(bar, iova, off, len, true);
+	return edu_dma_wait(bar, 5000);
+}

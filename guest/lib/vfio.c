@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <linux/iommufd.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "util.h"
+#include "vfio.h"
+
+static int sysfs_hex(const char *bdf, const char *attr, unsigned long *v)
+{
+	char path[PATH_MAX], buf[64];
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	ret = read_file(path, buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	*v = strtoul(buf, NULL, 16);
+	return 0;
+}
+
+static int cmp_names(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int pci_find(uint16_t vendor, uint16_t device, int index, char *bdf, size_t len)
+{
+	struct dirent **list;
+	int i, n, found = -ENODEV;
+	unsigned long ven, dev;
+
+	n = scandir("/sys/bus/pci/devices", &list, NULL, cmp_names);
+	if (n < 0)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		const char *name = list[i]->d_name;
+
+		if (found == -ENODEV && name[0] != '.' &&
+		    !sysfs_hex(name, "vendor", &ven) && ven == vendor &&
+		    !sysfs_hex(name, "device", &dev) && dev == device &&
+		    index-- == 0) {
+			snprintf(bdf, len, "%s", name);
+			found = 0;
+		}
+		free(list[i]);
+	}
+	free(list);
+	return found;
+}
+
+int pci_bind(const char *bdf, const char *driver)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = 0;
+		if (!strcmp(strrchr(link, '/') + 1, driver))
+			return 0;
+		return -EBUSY;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	ret = write_file(path, driver);
+	if (ret)
+		return ret;
+	ret = write_file("/sys/bus/pci/drivers_probe", bdf);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	return access(path, F_OK) ? -ENODEV : 0;
+}
+
+int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len)
+{
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, buf, len, off) != (ssize_t)len)
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
+static int open_cdev(const char *bdf)
+{
+	char path[PATH_MAX];
+	struct dirent *d;
+	DIR *dir;
+	int fd = -ENODEV;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir))) {
+		if (strncmp(d->d_name, "vfio", 4))
+			continue;
+		snprintf(path, sizeof(path), "/dev/vfio/devices/%s", d->d_name);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+		break;
+	}
+	closedir(dir);
+	return fd;
+}
+
+#define STEP(v, name, expr)				\
+	do {						\
+		int __r = (expr);			\
+		if (__r < 0) {				\
+			(v)->failed_step = (name);	\
+			return __r;			\
+		}					\
+	} while (0)
+
+#define IOCTL(fd, cmd, arg) (ioctl(fd, cmd, arg) ? -errno : 0)
+
+static int region_info(struct vdev *v, unsigned int index,
+		       struct vfio_region_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->argsz = sizeof(*info);
+	info->index = index;
+	return IOCTL(v->cdev, VFIO_DEVICE_GET_REGION_INFO, info);
+}
+
+int vdev_config_read(struct vdev *v, unsigned int off, void *buf, size_t len)
+{
+	struct vfio_region_info info;
+	int ret = region_info(v, VFIO_PCI_CONFIG_REGION_INDEX, &info);
+
+	if (ret)
+		return ret;
+	return pread(v->cdev, buf, len, info.offset + off) == (ssize_t)len ?
+		0 : -EIO;
+}
+
+int vdev_config_write(struct vdev *v, unsigned int off, const void *buf,
+		      size_t len)
+{
+	struct vfio_region_info info;
+	int ret = region_info(v, VFIO_PCI_CONFIG_REGION_INDEX, &info);
+
+	if (ret)
+		return ret;
+	return pwrite(v->cdev, buf, len, info.offset + off) == (ssize_t)len ?
+		0 : -EIO;
+}
+
+static int map_bar0(struct vdev *v)
+{
+	struct vfio_region_info info;
+	void *p;
+	int ret = region_info(v, VFIO_PCI_BAR0_REGION_INDEX, &info);
+
+	if (ret)
+		return ret;
+	if (!(info.flags & VFIO_REGION_INFO_FLAG_MMAP))
+		return -EINVAL;
+	p = mmap(NULL, info.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 v->cdev, info.offset);
+	if (p == MAP_FAILED)
+		return -errno;
+	v->bar0 = p;
+	v->bar0_size = info.size;
+	return 0;
+}
+
+static int enable_bus_master(struct vdev *v)
+{
+	uint16_t cmd;
+	int ret = vdev_config_read(v, PCI_COMMAND, &cmd, sizeof(cmd));
+
+	if (ret)
+		return ret;
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	return vdev_config_write(v, PCI_COMMAND, &cmd, sizeof(cmd));
+}
+
+int vdev_open(struct vdev *v, const char *bdf)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
+	struct iommu_hwpt_alloc hwpt = { .size = sizeof(hwpt) };
+	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
+
+	memset(v, 0, sizeof(*v));
+	v->iommufd = v->cdev = -1;
+	snprintf(v->bdf, sizeof(v->bdf), "%s", bdf);
+
+	STEP(v, "bind vfio-pci", pci_bind(bdf, "vfio-pci"));
+	STEP(v, "open cdev", v->cdev = open_cdev(bdf));
+	STEP(v, "open /dev/iommu", v->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC));
+	bind.iommufd = v->iommufd;
+	STEP(v, "VFIO_DEVICE_BIND_IOMMUFD", IOCTL(v->cdev, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	v->devid = bind.out_devid;
+	STEP(v, "IOMMU_IOAS_ALLOC", IOCTL(v->iommufd, IOMMU_IOAS_ALLOC, &ioas));
+	v->ioas = ioas.out_ioas_id;
+	hwpt.dev_id = v->devid;
+	hwpt.pt_id = v->ioas;
+	STEP(v, "IOMMU_HWPT_ALLOC", IOCTL(v->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
+	v->hwpt = hwpt.out_hwpt_id;
+	attach.pt_id = v->hwpt;
+	STEP(v, "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
+	     IOCTL(v->cdev, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach));
+	STEP(v, "mmap BAR0", map_bar0(v));
+	STEP(v, "enable bus mastering", enable_bus_master(v));
+	return 0;
+}
+
+void vdev_close(struct vdev *v)
+{
+	if (v->bar0)
+		munmap((void *)v->bar0, v->bar0_size);
+	if (v->cdev >= 0)
+		close(v->cdev);
+	if (v->iommufd >= 0)
+		close(v->iommufd);
+	v->bar0 = NULL;
+	v->cdev = v->iommufd = -1;
+}
+
+int vdev_map_file(struct vdev *v, int memfd, uint64_t start, uint64_t len,
+		  uint64_t iova)
+{
+	struct iommu_ioas_map_file map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = v->ioas,
+		.fd = memfd,
+		.start = start,
+		.length = len,
+		.iova = iova,
+	};
+
+	return IOCTL(v->iommufd, IOMMU_IOAS_MAP_FILE, &map);
+}
+
+int vdev_unmap(struct vdev *v, uint64_t iova, uint64_t len)
+{
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap), .ioas_id = v->ioas,
+		.iova = iova, .length = len,
+	};
+
+	return IOCTL(v->iommufd, IOMMU_IOAS_UNMAP, &unmap);
+}

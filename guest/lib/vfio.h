@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A device assigned the way a VMM does it with iommufd: vfio-pci cdev,
+ * bound to an iommufd, attached to a paging HWPT over one IOAS, with guest
+ * RAM mapped from a memfd by IOMMU_IOAS_MAP_FILE.
+ */
+#ifndef LUTEST_VFIO_H
+#define LUTEST_VFIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vdev {
+	char bdf[32];
+	int iommufd;
+	int cdev;
+	uint32_t devid;
+	uint32_t ioas;
+	uint32_t hwpt;
+	volatile uint8_t *bar0;
+	size_t bar0_size;
+	const char *failed_step;	/* set when vdev_open() fails */
+};
+
+/* The @index-th device (0-based, in BDF order) with this vendor:device id. */
+int pci_find(uint16_t vendor, uint16_t device, int index, char *bdf, size_t len);
+/* Bind @bdf to @driver through driver_override; 0 when it is bound. */
+int pci_bind(const char *bdf, const char *driver);
+/* Read @len bytes of config space through sysfs. */
+int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len);
+
+/*
+ * Bind @bdf to vfio-pci, open its cdev and a fresh iommufd, bind, allocate
+ * an IOAS and a paging HWPT, attach, map BAR0 and enable bus mastering.
+ * Returns 0 or -errno with @v->failed_step naming the step.
+ */
+int vdev_open(struct vdev *v, const char *bdf);
+void vdev_close(struct vdev *v);
+int vdev_map_file(struct vdev *v, int memfd, uint64_t start, uint64_t len,
+		  uint64_t iova);
+int vdev_unmap(struct vdev *v, uint64_t iova, uint64_t len);
+int vdev_config_read(struct vdev *v, unsigned int off, void *buf, size_t len);
+int vdev_config_write(struct vdev *v, unsigned int off, const void *buf,
+		      size_t len);
+
+#endif

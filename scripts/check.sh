@@ -1,0 +1,95 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The whole check: apply the queue to a fresh base, checkpatch every patch,
+# verify the tree/export round trip, build, run every test of tests.list in
+# every listed VT-d mode, print a table and "N passed, N failed".
+#   ONLY=REGEX   run only the tests whose "name mode:aw" matches
+
+. "$(dirname "$0")/lib.sh"
+
+RESULTS=$LOGS/results.txt
+passed=0 failed=0 xfailed=0
+rows=()
+t0=$(now)
+
+row() {	# name mode result seconds [reason]
+	rows+=("$(printf '%-24s %-10s %-7s %7s  %s' "$1" "$2" "$3" "$4" "${5:-}")")
+	case "$3" in
+	PASS) passed=$((passed + 1)) ;;
+	XFAIL) xfailed=$((xfailed + 1)) ;;
+	*) failed=$((failed + 1)) ;;
+	esac
+}
+
+step() {	# name command...: a host-side step, as one row
+	local name=$1 start out rc=0
+	shift
+	start=$(now)
+	out=$("$@" 2>&1) || rc=$?
+	if [ $rc -eq 0 ]; then
+		row "$name" - PASS "$(elapsed "$start")"
+	else
+		row "$name" - FAIL "$(elapsed "$start")" "$(tail -n 3 <<< "$out" | tr '\n' ' ')"
+		printf '%s\n' "$out" > "$LOGS/$name.log"
+	fi
+	return $rc
+}
+
+checkpatch() {
+	local p rc=0 out
+	while read -r p; do
+		case "$p" in ''|'#'*) continue ;; esac
+		out=$("$LINUX/scripts/checkpatch.pl" --strict --quiet --no-summary \
+			--root="$LINUX" "$TOP/patches/$p" 2>&1) || true
+		if grep -q '^ERROR:' <<< "$out"; then
+			printf '%s: %s\n' "$p" "$out"
+			rc=1
+		fi
+	done < "$TOP/patches/series"
+	return $rc
+}
+
+roundtrip() {
+	local tmp
+	tmp=$(mktemp -d)
+	"$TOP/scripts/export.sh" --to "$tmp" >/dev/null
+	diff -r "$tmp" "$TOP/patches"
+	local rc=$?
+	rm -rf "$tmp"
+	return $rc
+}
+
+mkdir -p "$LOGS"
+: > "$RESULTS"
+step apply-queue "$TOP/scripts/tree.sh" || true
+step checkpatch checkpatch || true
+step export-roundtrip roundtrip || true
+if step kernel-build "$TOP/scripts/build-kernel.sh" &&
+   step initramfs "$TOP/scripts/mkinitramfs.sh"; then
+	while read -r name stages modes; do
+		case "$name" in ''|'#'*) continue ;; esac
+		xfail=0
+		[[ " $modes " == *" xfail "* ]] && xfail=1
+		for m in ${modes% xfail}; do
+			[ "$m" = xfail ] && continue
+			if [ -n "${ONLY:-}" ] && ! grep -qE "$ONLY" <<< "$name $m"; then
+				continue
+			fi
+			line=$("$TOP/scripts/vm.sh" "$name" "${m%:*}" "${m#*:}" \
+				"$stages" "$xfail" 2>&1 | grep '^RESULT' || true)
+			echo "$line" >> "$RESULTS"
+			read -r _ t mode aw verdict secs reason <<< "$line"
+			[ -n "$verdict" ] || { verdict=FAIL secs=0 reason="no result from vm.sh"; }
+			row "$name" "$mode:$aw" "$verdict" "$secs" "$reason"
+			msg "$name $mode:$aw $verdict ${secs}s"
+		done
+	done < "$TOP/tests.list"
+fi
+
+printf '\n%-24s %-10s %-7s %7s  %s\n' test vt-d result seconds note
+printf '%s\n' "${rows[@]}"
+printf '\nlogs: %s\n' "$LOGS"
+printf 'total: %s s\n' "$(elapsed "$t0")"
+printf 'xfail: %d (expected failures, not counted as passed)\n' "$xfailed"
+printf '%d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common helpers for the host scripts. Source it; do not run it.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+LINUX=$BUILD/linux			# the git tree: base + series
+KOBJ=$BUILD/kobj			# out-of-tree kernel objects
+LOGS=$BUILD/logs
+
+# shellcheck source=../base.conf
+. "$TOP/base.conf"
+
+msg() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() { msg "error: $*"; exit 1; }
+
+# Run a command as root: directly when we are root, otherwise through sudo.
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Seconds since the epoch with a fraction, for timings.
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

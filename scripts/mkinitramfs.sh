@@ -1,0 +1,37 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the guest initramfs: busybox-static, the init script, the static
+# test programs and the kernel itself (for kexec), packed by the kernel's
+# own gen_init_cpio. Output: build/initramfs.cpio
+
+. "$(dirname "$0")/lib.sh"
+
+BZIMAGE=$KOBJ/arch/x86/boot/bzImage
+GEN=$KOBJ/usr/gen_init_cpio
+OUT=$BUILD/initramfs.cpio
+[ -f "$BZIMAGE" ] || die "no kernel; run 'make kernel' first"
+[ -x "$GEN" ] || make -s -C "$LINUX" O="$KOBJ" usr/gen_init_cpio
+BUSYBOX=$(command -v busybox) || die "busybox-static is missing; run 'make deps'"
+file -L "$BUSYBOX" | grep -q 'statically linked' ||
+	die "$BUSYBOX is not static; install busybox-static"
+
+# uAPI headers of the kernel under test, then the test programs.
+make -s -C "$LINUX" O="$KOBJ" headers
+make -s -C "$TOP/guest" OUT="$BUILD/guest" HDR="$KOBJ/usr/include"
+
+list=$BUILD/initramfs.list
+{
+	for d in /bin /dev /proc /sys /tmp /boot /tests; do
+		echo "dir $d 0755 0 0"
+	done
+	echo "nod /dev/console 0600 0 0 c 5 1"
+	echo "file /bin/busybox $BUSYBOX 0755 0 0"
+	echo "file /init $TOP/guest/init 0755 0 0"
+	echo "file /boot/bzImage $BZIMAGE 0644 0 0"
+	for t in "$BUILD"/guest/tests/*; do
+		echo "file /tests/${t##*/} $t 0755 0 0"
+	done
+} > "$list"
+"$GEN" "$list" > "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+msg "initramfs: $OUT ($(( $(stat -c %s "$OUT") >> 20 )) MiB)"

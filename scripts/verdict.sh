@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Judge one test run from its logs.
+#   verdict.sh DIR TEST STAGES QEMU_EXIT
+# Prints "PASS|XFAIL|SKIP|FAIL|TIMEOUT reason". The KTAP results of every
+# stage must be complete and "ok"; the console must be free of WARN, BUG,
+# lockdep, sleep-in-atomic and DMAR fault reports, except faults at
+# addresses the test announced with "# expect-dmar-fault ADDR"; QEMU must
+# not have recorded unexpected faults either (TEST-10).
+
+. "$(dirname "$0")/lib.sh"
+
+DIR=$1 TEST=$2 STAGES=$3 QRC=$4
+KTAP=$DIR/ktap.log CONSOLE=$DIR/console.log
+
+if [ "$QRC" = 124 ]; then
+	last=$(grep -h 'lutest-begin' "$KTAP" | tail -1)
+	echo "TIMEOUT no power-off in time (last: ${last:-nothing})"
+	exit 0
+fi
+
+# KTAP: per stage, the plan, the results and how the stage ended.
+ktap=$(awk -v want="$STAGES" '
+	/^# lutest-begin / { split($4, a, "="); s = a[2] + 0; begun[s] = 1; next }
+	/^# lutest-end /   { split($5, a, "="); ended[s] = 1; rc[s] = a[2]; next }
+	/^# lutest: /      { print "FAIL " substr($0, 3); exit }
+	/^1\.\.[0-9]+$/    { plan[s] = substr($0, 4) + 0; next }
+	/^not ok [0-9]+/   { n[s]++; bad++; if (!first) first = $0; next }
+	/^ok [0-9]+/       { n[s]++
+			     if ($0 ~ /# XFAIL/) xfail++
+			     if ($0 ~ /# SKIP/) skip++
+			     next }
+	END {
+		for (i = 1; i <= want; i++) {
+			if (!begun[i]) { print "FAIL stage " i " never ran"; exit }
+			if (n[i] != plan[i]) {
+				print "FAIL stage " i ": " n[i]+0 " of " plan[i]+0 " results"; exit
+			}
+			if (i < want && ended[i]) {
+				print "FAIL stage " i " returned (rc=" rc[i] ") instead of kexec"; exit
+			}
+		}
+		if (begun[want + 1]) { print "FAIL unexpected stage " want + 1; exit }
+		if (bad) { print "FAIL " bad " failed: " first; exit }
+		if (!ended[want] || rc[want] != 0) {
+			print "FAIL last stage exit rc=" rc[want]; exit
+		}
+		if (skip) { print "SKIP " skip " checks skipped"; exit }
+		if (xfail) { print "XFAIL " xfail " expected failures"; exit }
+		print "PASS"
+	}' "$KTAP")
+case "$ktap" in
+FAIL*|SKIP*) echo "$ktap"; exit 0 ;;
+esac
+
+# Faults the test asked for, one address per line.
+expected=$(sed -n 's/^# expect-dmar-fault \(0x[0-9a-f]*\)$/\1/p' "$KTAP" | sort -u)
+is_expected() { [ -n "$1" ] && grep -qx -- "$1" <<< "$expected"; }
+
+splat=$(grep -m1 -E 'WARNING:|BUG:|Oops|Kernel panic|general protection|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|Call Trace:|UBSAN:|KASAN:|kmemleak' "$CONSOLE" || true)
+if [ -n "$splat" ]; then
+	echo "FAIL kernel: ${splat#*] }"
+	exit 0
+fi
+
+while IFS= read -r line; do
+	addr=$(sed -n 's/.*fault addr \(0x[0-9a-f]*\).*/\1/p' <<< "$line")
+	if ! is_expected "$addr"; then
+		echo "FAIL unexpected DMAR fault: ${line#*DMAR: }"
+		exit 0
+	fi
+done < <(grep -E 'DMAR: \[(DMA|INTR)' "$CONSOLE" || true)
+
+while IFS= read -r line; do
+	addr=$(sed -n 's/.*addr \(0x[0-9a-f]*\).*/\1/p' <<< "$line")
+	if ! is_expected "$addr"; then
+		echo "FAIL QEMU recorded a fault: $line"
+		exit 0
+	fi
+done < <(grep -E '^vtd_(dmar_fault|fault_disabled)' "$DIR/qemu-trace.log" 2>/dev/null || true)
+
+qemu=$(grep -m1 -iE 'clamping|error|fault|out of bounds|abort' "$DIR/qemu.log" || true)
+if [ -n "$qemu" ]; then
+	echo "FAIL QEMU: $qemu"
+	exit 0
+fi
+echo "$ktap"

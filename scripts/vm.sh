@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Run one guest test in QEMU q35 with an emulated Intel IOMMU and judge it.
+#   vm.sh TEST MODE AW STAGES [XFAIL]
+# MODE: legacy | sm (x-scalable-mode) | sm-fl (x-scalable-mode + x-flts)
+# AW: 39 | 48 (address width); STAGES: how many boots the test spans (each
+# kexec adds one); XFAIL=1 tells the guest which checks are expected to fail.
+# Logs: build/logs/TEST.MODE.awAW/{console,ktap,qemu,qemu-trace}.log
+# Prints one "RESULT test mode aw verdict seconds reason" line; exit 0 for
+# PASS and XFAIL, 1 otherwise.
+
+. "$(dirname "$0")/lib.sh"
+
+TEST=$1 MODE=$2 AW=$3 STAGES=$4 XFAIL=${5:-0}
+TIMEOUT=${VM_TIMEOUT:-420}
+BZIMAGE=$KOBJ/arch/x86/boot/bzImage
+INITRD=$BUILD/initramfs.cpio
+DIR=$LOGS/$TEST.$MODE.aw$AW
+[ -f "$BZIMAGE" ] && [ -f "$INITRD" ] || die "build the kernel and initramfs first"
+
+iommu="intel-iommu,intremap=on,aw-bits=$AW"
+case "$MODE" in
+legacy)	;;
+sm)	iommu+=",x-scalable-mode=on" ;;
+sm-fl)	[ "$AW" = 48 ] || die "sm-fl needs aw-bits 48 (first-stage tables)"
+	iommu+=",x-scalable-mode=on,x-flts=on" ;;
+*)	die "unknown VT-d mode '$MODE' (legacy, sm, sm-fl)" ;;
+esac
+
+accel=(-accel tcg)
+machine=q35
+if [ -w /dev/kvm ]; then
+	# Interrupt remapping with KVM needs the split irqchip.
+	accel=(-accel kvm -accel tcg)
+	machine=q35,kernel-irqchip=split
+fi
+
+cmdline="console=ttyS0,115200 panic=-1 kho=on liveupdate=on retain_initrd"
+cmdline+=" intel_iommu=on lutest=$TEST lustage=1"
+[ "$XFAIL" = 1 ] && cmdline+=" luxfail=1"
+
+rm -rf "$DIR" && mkdir -p "$DIR"
+start=$(now)
+# The IOMMU must come first; then an edu on the root bus, a root port with
+# an edu behind it, and (IGB=1) an igb NIC.
+set +e
+timeout "$TIMEOUT" qemu-system-x86_64 \
+	-M "$machine" "${accel[@]}" -cpu max -smp 2 -m 2G \
+	-device "$iommu" \
+	-device edu,addr=0x4 \
+	-device pcie-root-port,id=rp1,chassis=1,slot=1,addr=0x5 \
+	-device edu,bus=rp1 \
+	${IGB:+-device igb,addr=0x6} \
+	-nic none -display none -monitor none -no-reboot \
+	-serial "file:$DIR/console.log" -serial "file:$DIR/ktap.log" \
+	-trace vtd_dmar_fault -trace vtd_fault_disabled -D "$DIR/qemu-trace.log" \
+	-kernel "$BZIMAGE" -initrd "$INITRD" -append "$cmdline" \
+	> "$DIR/qemu.log" 2>&1
+qrc=$?
+set -e
+secs=$(elapsed "$start")
+sed -i 's/\r$//' "$DIR/console.log" "$DIR/ktap.log"
+
+verdict=$("$TOP/scripts/verdict.sh" "$DIR" "$TEST" "$STAGES" "$qrc")
+echo "RESULT $TEST $MODE $AW ${verdict%% *} $secs ${verdict#* }"
+case "$verdict" in PASS*|XFAIL*) exit 0 ;; *) exit 1 ;; esac
