@@ -62,5 +62,7 @@ secs=$(elapsed "$start")
 sed -i 's/\r$//' "$DIR/console.log" "$DIR/ktap.log"
 
 verdict=$("$TOP/scripts/verdict.sh" "$DIR" "$TEST" "$STAGES" "$qrc")
-echo "RESULT $TEST $MODE $AW ${verdict%% *} $secs ${verdict#* }"
+reason=
+[[ "$verdict" == *" "* ]] && reason=${verdict#* }
+echo "RESULT $TEST $MODE $AW ${verdict%% *} $secs $reason"
 case "$verdict" in PASS*|XFAIL*) exit 0 ;; *) exit 1 ;; esac

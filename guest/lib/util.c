@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/reboot.h>
@@ -167,6 +168,8 @@ int kexec_load_next(int stage)
 int kexec_reboot(void)
 {
 	fflush(NULL);
+	if (isatty(STDOUT_FILENO))
+		tcdrain(STDOUT_FILENO);	/* the last result must reach the host */
 	syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
 		LINUX_REBOOT_CMD_KEXEC, NULL);
 	return -errno;
