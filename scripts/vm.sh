@@ -36,7 +36,7 @@ if [ -w /dev/kvm ]; then
 fi
 
 cmdline="console=ttyS0,115200 panic=-1 kho=on liveupdate=on retain_initrd"
-cmdline+=" intel_iommu=on lutest=$TEST lustage=1"
+cmdline+=" intel_iommu=on luvtd=$MODE lutest=$TEST lustage=1"
 [ "$XFAIL" = 1 ] && cmdline+=" luxfail=1"
 
 rm -rf "$DIR" && mkdir -p "$DIR"

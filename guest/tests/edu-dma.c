@@ -14,6 +14,7 @@
 #include "ktap.h"
 #include "util.h"
 #include "vfio.h"
+#include "vtd.h"
 
 #define RAM_SIZE	(2UL << 20)
 #define HALF		(RAM_SIZE / 2)
@@ -25,12 +26,14 @@
 int main(void)
 {
 	char bdf[32], line[512], needle[64];
+	const char *mode = lutest_cmdline_arg("luvtd");
+	struct vtd_entry vtd;
 	struct vdev v;
 	uint8_t *ram;
 	uint64_t fault_iova;
 	int memfd, kmsg, ret;
 
-	ktap_begin("edu-dma", 1, 9);
+	ktap_begin("edu-dma", 1, 10);
 
 	CHECK_OR_BAIL(!pci_find(EDU_VENDOR, EDU_DEVICE, 0, bdf, sizeof(bdf)),
 		      "an edu device is present");
@@ -41,6 +44,12 @@ int main(void)
 		      bdf, v.hwpt);
 	CHECK_OR_BAIL(edu_present(v.bar0), "BAR0 reads the edu ID 0x%08x",
 		      edu_read32(v.bar0, EDU_REG_ID));
+
+	ret = vtd_entry_of(bdf, &vtd);
+	ktap_check(!ret && mode && !strcmp(vtd_mode_of(&vtd), mode),
+		   "VT-d translates it in %s mode as QEMU was told (%s), domain id %u",
+		   ret ? "?" : vtd_mode_of(&vtd), mode ? mode : "no luvtd=",
+		   ret ? 0 : vtd_domain_id(&vtd));
 
 	memfd = memfd_sealed("guest-ram", RAM_SIZE);
 	ram = memfd >= 0 ? map_shared(memfd, RAM_SIZE) : NULL;

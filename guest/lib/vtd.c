@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vtd.h"
+
+#define TRANSLATION_STRUCT "/sys/kernel/debug/iommu/intel/dmar_translation_struct"
+
+int vtd_entry_of(const char *bdf, struct vtd_entry *e)
+{
+	char line[512], want[16];
+	unsigned int seg, bus, dev, fn;
+	int ret = -ENOENT;
+	FILE *f;
+
+	if (sscanf(bdf, "%x:%x:%x.%x", &seg, &bus, &dev, &fn) != 4)
+		return -EINVAL;
+	snprintf(want, sizeof(want), "%02x:%02x.%x\t", bus, dev, fn);
+	f = fopen(TRANSLATION_STRUCT, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, want, strlen(want)))
+			continue;
+		memset(e, 0, sizeof(*e));
+		if (sscanf(line + strlen(want),
+			   "0x%" SCNx64 ":0x%" SCNx64 " 0x%" SCNx64 ":0x%" SCNx64
+			   " %d 0x%" SCNx64 ":0x%" SCNx64 ":0x%" SCNx64,
+			   &e->root_hi, &e->root_lo, &e->ctx_hi, &e->ctx_lo,
+			   &e->pasid, &e->pasid_val[2], &e->pasid_val[1],
+			   &e->pasid_val[0]) == 8)
+			ret = 0;
+		else
+			ret = -EIO;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+const char *vtd_mode_of(const struct vtd_entry *e)
+{
+	/* PASID entry bits 8:6: PASID Granular Translation Type. */
+	switch (e->pasid < 0 ? -1 : (int)((e->pasid_val[0] >> 6) & 7)) {
+	case -1:
+		return "legacy";
+	case 1:
+		return "sm-fl";
+	case 2:
+		return "sm";
+	}
+	return "unknown";
+}
+
+unsigned int vtd_domain_id(const struct vtd_entry *e)
+{
+	if (e->pasid < 0)
+		return (e->ctx_hi >> 8) & 0xffff;	/* context entry bits 87:72 */
+	return e->pasid_val[1] & 0xffff;		/* PASID entry bits 79:64 */
+}
