@@ -17,7 +17,11 @@ fi
 mkdir -p "$KOBJ"
 
 CC=gcc
-command -v ccache >/dev/null && CC="ccache gcc"
+if command -v ccache >/dev/null; then
+	CC="ccache gcc"
+	# Paths below build/ hash as relative ones, so clones share the cache.
+	export CCACHE_BASEDIR=$BUILD
+fi
 kmake() { make -s -C "$LINUX" O="$KOBJ" CC="$CC" "$@"; }
 
 # Fragment lines are "CONFIG_X=v" or "# CONFIG_X is not set".
