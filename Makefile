@@ -19,7 +19,7 @@ help:
 	@echo "make deps     install Debian packages and fetch the base"
 	@echo "make tree     materialize build/linux: base + patches/ (git am)"
 	@echo "make export   write build/linux base..HEAD back to patches/"
-	@echo "make kernel   build the test kernel (KASAN=1 for a KASAN build)"
+	@echo "make kernel   build the test kernel"
 	@echo "make test T=name MODE=legacy|sm|sm-fl AW=39|48"
 
 deps:
@@ -53,4 +53,4 @@ demo: deps
 	@$(S)/demo.sh
 
 clean:
-	rm -rf build/kobj build/kobj-kasan build/guest build/logs build/initramfs.*
+	rm -rf build/kobj build/logs build/initramfs.cpio

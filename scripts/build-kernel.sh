@@ -3,16 +3,11 @@
 # Build the test kernel out of tree (build/kobj) from allnoconfig plus the
 # fragments in config/. Every option a fragment asks for must survive
 # olddefconfig, or the build fails naming it. ccache is used when present.
-#   KASAN=1  also merge config/kasan.config (objects in build/kobj-kasan)
 
 . "$(dirname "$0")/lib.sh"
 
 FRAGS=("$TOP"/config/base.config "$TOP"/config/liveupdate.config
-       "$TOP"/config/debug.config)
-if [ "${KASAN:-0}" = 1 ]; then
-	FRAGS+=("$TOP"/config/kasan.config)
-	KOBJ=$BUILD/kobj-kasan
-fi
+       "$TOP"/config/debug.config "$TOP"/config/kasan.config)
 [ -d "$LINUX/.git" ] || die "no tree; run 'make tree' first"
 mkdir -p "$KOBJ"
 

@@ -8,7 +8,7 @@
 
 BZIMAGE=$KOBJ/arch/x86/boot/bzImage
 GEN=$KOBJ/usr/gen_init_cpio
-OUT=$BUILD/initramfs.cpio
+OUT=$INITRAMFS
 [ -f "$BZIMAGE" ] || die "no kernel; run 'make kernel' first"
 [ -x "$GEN" ] || make -s -C "$LINUX" O="$KOBJ" usr/gen_init_cpio
 BUSYBOX=$(command -v busybox) || die "busybox-static is missing; run 'make deps'"
@@ -17,9 +17,9 @@ file -L "$BUSYBOX" | grep -q 'statically linked' ||
 
 # uAPI headers of the kernel under test, then the test programs.
 make -s -C "$LINUX" O="$KOBJ" headers
-make -s -C "$TOP/guest" OUT="$BUILD/guest" HDR="$KOBJ/usr/include"
+make -s -C "$TOP/guest" OUT="$KOBJ/guest" HDR="$KOBJ/usr/include"
 
-list=$BUILD/initramfs.list
+list=$KOBJ/initramfs.list
 {
 	for d in /bin /dev /proc /sys /tmp /boot /tests; do
 		echo "dir $d 0755 0 0"
@@ -28,7 +28,7 @@ list=$BUILD/initramfs.list
 	echo "file /bin/busybox $BUSYBOX 0755 0 0"
 	echo "file /init $TOP/guest/init 0755 0 0"
 	echo "file /boot/bzImage $BZIMAGE 0644 0 0"
-	for t in "$BUILD"/guest/tests/*; do
+	for t in "$KOBJ"/guest/tests/*; do
 		echo "file /tests/${t##*/} $t 0755 0 0"
 	done
 } > "$list"

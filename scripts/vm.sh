@@ -14,7 +14,7 @@
 TEST=$1 MODE=$2 AW=$3 STAGES=$4 XFAIL=${5:-0}
 TIMEOUT=${VM_TIMEOUT:-420}
 BZIMAGE=$KOBJ/arch/x86/boot/bzImage
-INITRD=$BUILD/initramfs.cpio
+INITRD=$INITRAMFS
 DIR=$LOGS/$TEST.$MODE.aw$AW
 [ -f "$BZIMAGE" ] && [ -f "$INITRD" ] || die "build the kernel and initramfs first"
 
@@ -38,6 +38,9 @@ fi
 cmdline="console=ttyS0,115200 panic=-1 kho=on liveupdate=on retain_initrd"
 cmdline+=" intel_iommu=on luvtd=$MODE lutest=$TEST lustage=1"
 [ "$XFAIL" = 1 ] && cmdline+=" luxfail=1"
+# KHO's scratch areas scale with early (memblock) allocations, and the next
+# kernel's KASAN shadow must fit in them: 4 GiB and a scale of 100%.
+cmdline+=" kho_scratch=100%"
 
 rm -rf "$DIR" && mkdir -p "$DIR"
 start=$(now)
@@ -45,7 +48,7 @@ start=$(now)
 # an edu behind it, and (IGB=1) an igb NIC.
 set +e
 timeout "$TIMEOUT" qemu-system-x86_64 \
-	-M "$machine" "${accel[@]}" -cpu max -smp 2 -m 2G \
+	-M "$machine" "${accel[@]}" -cpu max -smp 2 -m 4G \
 	-device "$iommu" \
 	-device edu,addr=0x4 \
 	-device pcie-root-port,id=rp1,chassis=1,slot=1,addr=0x5 \
