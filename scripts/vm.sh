@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 
 TEST=$1 MODE=$2 AW=$3 STAGES=$4 XFAIL=${5:-0}
-TIMEOUT=${VM_TIMEOUT:-420}
+TIMEOUT=${VM_TIMEOUT:-180}
 BZIMAGE=$KOBJ/arch/x86/boot/bzImage
 INITRD=$INITRAMFS
 DIR=$LOGS/$TEST.$MODE.aw$AW
@@ -70,4 +70,8 @@ verdict=$("$TOP/scripts/verdict.sh" "$DIR" "$TEST" "$STAGES" "$qrc")
 reason=
 [[ "$verdict" == *" "* ]] && reason=${verdict#* }
 echo "RESULT $TEST $MODE $AW ${verdict%% *} $secs $reason"
-case "$verdict" in PASS*|XFAIL*) exit 0 ;; *) exit 1 ;; esac
+case "$verdict" in PASS*|XFAIL*) exit 0 ;; esac
+# Keep the logs of a failure from being overwritten by the next run.
+cp -r "$DIR" "$LOGS/failed/$TEST.$MODE.aw$AW.$(date +%H%M%S)" 2>/dev/null ||
+	{ mkdir -p "$LOGS/failed" && cp -r "$DIR" "$LOGS/failed/$TEST.$MODE.aw$AW.$(date +%H%M%S)"; }
+exit 1
