@@ -83,7 +83,7 @@ if step kernel-build "$TOP/scripts/build-kernel.sh" &&
 			fi
 			line=$(run_vm "$name" "$m" "$stages" "$xfail")
 			retried=
-			# A guest that hangs (seen about once in 40 kexec runs
+			# A guest that hangs (seen once in about 90 kexec runs
 			# of stock 7.3 under TCG) gets one more try; the table
 			# says so and the hung run's logs stay in failed/.
 			if [[ "$line" == *" TIMEOUT "* ]]; then
