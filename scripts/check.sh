@@ -35,14 +35,16 @@ step() {	# name command...: a host-side step, as one row
 	return $rc
 }
 
+# Errors fail a patch; so does a checkpatch run that printed no summary
+# (it did not run), so the step cannot pass by not checking.
 checkpatch() {
 	local p rc=0 out
 	while read -r p; do
 		case "$p" in ''|'#'*) continue ;; esac
-		out=$("$LINUX/scripts/checkpatch.pl" --strict --quiet --no-summary \
-			--root="$LINUX" "$TOP/patches/$p" 2>&1) || true
-		if grep -q '^ERROR:' <<< "$out"; then
-			printf '%s: %s\n' "$p" "$out"
+		out=$("$LINUX/scripts/checkpatch.pl" --strict --root="$LINUX" \
+			"$TOP/patches/$p" 2>&1) || true
+		if ! grep -qE '^total: 0 errors, ' <<< "$out"; then
+			printf '%s:\n%s\n' "$p" "$(grep -E '^(ERROR|total)' <<< "$out" || tail -n 3 <<< "$out")"
 			rc=1
 		fi
 	done < "$TOP/patches/series"
@@ -52,7 +54,8 @@ checkpatch() {
 roundtrip() {
 	local tmp
 	tmp=$(mktemp -d)
-	"$TOP/scripts/export.sh" --to "$tmp" >/dev/null
+	# step() runs us where set -e does not apply: check every command.
+	"$TOP/scripts/export.sh" --to "$tmp" >/dev/null || { rm -rf "$tmp"; return 1; }
 	diff -r "$tmp" "$TOP/patches"
 	local rc=$?
 	rm -rf "$tmp"

@@ -12,7 +12,10 @@ dest=$TOP/patches
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Pin every option that shapes the output, whatever the user's git config.
 git -C "$LINUX" -c core.abbrev=12 -c diff.noprefix=false -c format.signOff=false \
+	-c diff.algorithm=myers -c diff.renames=true -c diff.mnemonicPrefix=false \
+	-c format.subjectPrefix=PATCH -c format.coverLetter=false \
 	format-patch -q --zero-commit --no-signature --no-cover-letter \
 	--no-numbered --no-thread --stat=80 -o "$tmp" base..HEAD
 (cd "$tmp" && ls -1 -- *.patch 2>/dev/null || true) > "$tmp/series"

@@ -57,7 +57,7 @@ case "$ktap" in
 FAIL*|SKIP*) echo "$ktap"; exit 0 ;;
 esac
 
-splat=$(grep -m1 -E 'WARNING:|BUG:|Oops|Kernel panic|general protection|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|Call Trace:|UBSAN:|KASAN:|kmemleak' "$CONSOLE" || true)
+splat=$(grep -m1 -E 'WARNING:|BUG:|Oops|Kernel panic|general protection|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|Call Trace:|UBSAN:|KASAN:|kmemleak|INFO: |detected stalls' "$CONSOLE" || true)
 if [ -n "$splat" ]; then
 	echo "FAIL kernel: ${splat#*] }"
 	exit 0

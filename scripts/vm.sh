@@ -72,6 +72,6 @@ reason=
 echo "RESULT $TEST $MODE $AW ${verdict%% *} $secs $reason"
 case "$verdict" in PASS*|XFAIL*) exit 0 ;; esac
 # Keep the logs of a failure from being overwritten by the next run.
-cp -r "$DIR" "$LOGS/failed/$TEST.$MODE.aw$AW.$(date +%H%M%S)" 2>/dev/null ||
-	{ mkdir -p "$LOGS/failed" && cp -r "$DIR" "$LOGS/failed/$TEST.$MODE.aw$AW.$(date +%H%M%S)"; }
+mkdir -p "$LOGS/failed"
+cp -r "$DIR" "$LOGS/failed/$TEST.$MODE.aw$AW.$(date +%H%M%S)"
 exit 1

@@ -70,11 +70,6 @@ void ktap_info(const char *fmt, ...)
 	printf("\n");
 }
 
-int ktap_count(void)
-{
-	return reported;
-}
-
 void ktap_bail(const char *fmt, ...)
 {
 	va_list ap;

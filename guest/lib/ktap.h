@@ -27,8 +27,6 @@ void ktap_bail(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
 /* Print the totals and exit: 0 when every check passed or xfailed. */
 void ktap_finish(void) __attribute__((noreturn));
-/* Results reported so far in this stage. */
-int ktap_count(void);
 
 /* The stage this boot runs, from "lustage=" on the kernel command line. */
 int lutest_stage(void);

@@ -85,6 +85,14 @@ int pagemap_pfns(const void *addr, size_t len, uint64_t *pfns)
 			return -EIO;
 		}
 		pfns[i] = (e & (1ULL << 63)) ? (e & ((1ULL << 55) - 1)) : 0;
+		/*
+		 * A touched page is present; a zero frame means pagemap hides
+		 * frames from us, and comparing zeros would prove nothing.
+		 */
+		if (!pfns[i]) {
+			close(fd);
+			return -ENODATA;
+		}
 	}
 	close(fd);
 	return 0;

@@ -123,12 +123,13 @@ static int open_cdev(const char *bdf)
 	return fd;
 }
 
+/* Run one step of vdev_open(); on failure name it and unwind. */
 #define STEP(v, name, expr)				\
 	do {						\
-		int __r = (expr);			\
-		if (__r < 0) {				\
+		ret = (expr);				\
+		if (ret < 0) {				\
 			(v)->failed_step = (name);	\
-			return __r;			\
+			goto fail;			\
 		}					\
 	} while (0)
 
@@ -202,6 +203,7 @@ int vdev_open(struct vdev *v, const char *bdf)
 	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
 	struct iommu_hwpt_alloc hwpt = { .size = sizeof(hwpt) };
 	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
+	int ret;
 
 	memset(v, 0, sizeof(*v));
 	v->iommufd = v->cdev = -1;
@@ -209,7 +211,8 @@ int vdev_open(struct vdev *v, const char *bdf)
 
 	STEP(v, "bind vfio-pci", pci_bind(bdf, "vfio-pci"));
 	STEP(v, "open cdev", v->cdev = open_cdev(bdf));
-	STEP(v, "open /dev/iommu", v->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC));
+	v->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	STEP(v, "open /dev/iommu", v->iommufd < 0 ? -errno : 0);
 	bind.iommufd = v->iommufd;
 	STEP(v, "VFIO_DEVICE_BIND_IOMMUFD", IOCTL(v->cdev, VFIO_DEVICE_BIND_IOMMUFD, &bind));
 	v->devid = bind.out_devid;
@@ -225,6 +228,11 @@ int vdev_open(struct vdev *v, const char *bdf)
 	STEP(v, "mmap BAR0", map_bar0(v));
 	STEP(v, "enable bus mastering", enable_bus_master(v));
 	return 0;
+
+fail:
+	/* Closing the fds detaches, unbinds and frees the iommufd objects. */
+	vdev_close(v);
+	return ret;
 }
 
 void vdev_close(struct vdev *v)

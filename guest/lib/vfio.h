@@ -32,7 +32,8 @@ int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len);
 /*
  * Bind @bdf to vfio-pci, open its cdev and a fresh iommufd, bind, allocate
  * an IOAS and a paging HWPT, attach, map BAR0 and enable bus mastering.
- * Returns 0 or -errno with @v->failed_step naming the step.
+ * Returns 0, or -errno with @v->failed_step naming the step and everything
+ * opened so far closed again.
  */
 int vdev_open(struct vdev *v, const char *bdf);
 void vdev_close(struct vdev *v);
