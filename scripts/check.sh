@@ -36,14 +36,17 @@ step() {	# name command...: a host-side step, as one row
 }
 
 # Errors fail a patch; so does a checkpatch run that printed no summary
-# (it did not run), so the step cannot pass by not checking.
+# (it did not run), so the step cannot pass by not checking. The SPDX check
+# needs Debian's python3 with ply (make deps), not a user-level python
+# earlier in PATH; a traceback from it fails the patch too.
 checkpatch() {
 	local p rc=0 out
 	while read -r p; do
 		case "$p" in ''|'#'*) continue ;; esac
-		out=$("$LINUX/scripts/checkpatch.pl" --strict --root="$LINUX" \
-			"$TOP/patches/$p" 2>&1) || true
-		if ! grep -qE '^total: 0 errors, ' <<< "$out"; then
+		out=$(PATH=/usr/bin:/bin:$PATH "$LINUX/scripts/checkpatch.pl" \
+			--strict --root="$LINUX" "$TOP/patches/$p" 2>&1) || true
+		if ! grep -qE '^total: 0 errors, ' <<< "$out" ||
+		   grep -q '^Traceback' <<< "$out"; then
 			printf '%s:\n%s\n' "$p" "$(grep -E '^(ERROR|total)' <<< "$out" || tail -n 3 <<< "$out")"
 			rc=1
 		fi

@@ -244,16 +244,20 @@ int kmsg_count(const char *needle)
 int read_file(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY);
-	ssize_t n;
+	size_t total = 0;
+	ssize_t n = 0;
 
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, len - 1);
+	/* seq_file hands out a page or so per read: read to the end. */
+	while (total < len - 1 &&
+	       (n = read(fd, buf + total, len - 1 - total)) > 0)
+		total += n;
 	close(fd);
 	if (n < 0)
 		return -errno;
-	buf[n] = 0;
-	return n;
+	buf[total] = 0;
+	return total;
 }
 
 int write_file(const char *path, const char *s)
