@@ -99,6 +99,22 @@ int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len)
 	return ret;
 }
 
+int pci_config_write(const char *bdf, unsigned int off, const void *buf,
+		     size_t len)
+{
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, buf, len, off) != (ssize_t)len)
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
 static int open_cdev(const char *bdf)
 {
 	char path[PATH_MAX];
@@ -197,7 +213,8 @@ static int enable_bus_master(struct vdev *v)
 	return vdev_config_write(v, PCI_COMMAND, &cmd, sizeof(cmd));
 }
 
-int vdev_open(struct vdev *v, const char *bdf)
+/* Bind @v->cdev to a new iommufd, attach it to a fresh IOAS, map BAR0. */
+static int vdev_attach(struct vdev *v)
 {
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
 	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
@@ -205,12 +222,6 @@ int vdev_open(struct vdev *v, const char *bdf)
 	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
 	int ret;
 
-	memset(v, 0, sizeof(*v));
-	v->iommufd = v->cdev = -1;
-	snprintf(v->bdf, sizeof(v->bdf), "%s", bdf);
-
-	STEP(v, "bind vfio-pci", pci_bind(bdf, "vfio-pci"));
-	STEP(v, "open cdev", v->cdev = open_cdev(bdf));
 	v->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	STEP(v, "open /dev/iommu", v->iommufd < 0 ? -errno : 0);
 	bind.iommufd = v->iommufd;
@@ -226,13 +237,47 @@ int vdev_open(struct vdev *v, const char *bdf)
 	STEP(v, "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
 	     IOCTL(v->cdev, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach));
 	STEP(v, "mmap BAR0", map_bar0(v));
-	STEP(v, "enable bus mastering", enable_bus_master(v));
 	return 0;
 
 fail:
 	/* Closing the fds detaches, unbinds and frees the iommufd objects. */
 	vdev_close(v);
 	return ret;
+}
+
+int vdev_open(struct vdev *v, const char *bdf)
+{
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	v->iommufd = v->cdev = -1;
+	snprintf(v->bdf, sizeof(v->bdf), "%s", bdf);
+
+	STEP(v, "bind vfio-pci", pci_bind(bdf, "vfio-pci"));
+	STEP(v, "open cdev", v->cdev = open_cdev(bdf));
+	ret = vdev_attach(v);
+	if (ret)
+		return ret;
+	STEP(v, "enable bus mastering", enable_bus_master(v));
+	return 0;
+
+fail:
+	vdev_close(v);
+	return ret;
+}
+
+int vdev_adopt(struct vdev *v, const char *bdf, int cdev)
+{
+	memset(v, 0, sizeof(*v));
+	v->iommufd = -1;
+	v->cdev = cdev;
+	snprintf(v->bdf, sizeof(v->bdf), "%s", bdf);
+	return vdev_attach(v);
+}
+
+int vfio_cdev_open(const char *bdf)
+{
+	return open_cdev(bdf);
 }
 
 void vdev_close(struct vdev *v)
