@@ -5,7 +5,9 @@
  * device adopted, not reset: its BARs, the root port's bus numbers and
  * ACS control are bit-identical, its command register only lost bus
  * mastering (the freeze quiesces DMA until the IOMMU state is preserved
- * too), and the MSI address written in stage 1 (MSI off) still holds its
+ * too). The ACS control of the root port is one Linux would have changed
+ * (stage 1 takes Upstream Forwarding out), so keeping it shows that the
+ * new kernel adopted it. The MSI address written in stage 1 (MSI off) still holds its
  * value: a device reset clears it and nothing in Linux restores it, which
  * the last check confirms with VFIO_DEVICE_RESET.
  * Until the session finishes the cdev cannot be opened by path and finish
@@ -32,6 +34,7 @@
 #define RAM_SIZE	(64 * 1024)
 #define IOVA		0x100000ULL
 #define MSI_MARK	0xfee0f000u	/* an MSI address, MSI stays off */
+#define ACS_UF		0x0010		/* Upstream Forwarding */
 #define PCI_EXT_CAP_ACS	0x0d
 #define PCI_CAP_MSI	0x05
 
@@ -85,6 +88,20 @@ static uint32_t msi_addr(void)
 	return v;
 }
 
+/* Where the root port's ACS Control register is, or 0. */
+static unsigned int acs_ctrl_off(const char *bdf)
+{
+	unsigned int off = 0x100;
+	uint32_t hdr;
+
+	while (off && !pci_config_read(bdf, off, &hdr, 4)) {
+		if ((hdr & 0xffff) == PCI_EXT_CAP_ACS)
+			return off + 6;
+		off = hdr >> 20;
+	}
+	return 0;
+}
+
 static int read_config(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -117,8 +134,9 @@ static void stage1(void)
 	struct state *st;
 	struct vdev v;
 	int luo, session, stfd, ret;
+	uint16_t acs = 0;
 
-	ktap_begin("vfio-lu-kexec", 1, 6);
+	ktap_begin("vfio-lu-kexec", 1, 7);
 	ret = vdev_open(&v, EDU_BDF);
 	CHECK_OR_BAIL(!ret, "edu %s opened through its cdev and iommufd (%s: %d)",
 		      EDU_BDF, v.failed_step ? v.failed_step : "ok", ret);
@@ -130,6 +148,15 @@ static void stage1(void)
 		      "MSI address of the edu (MSI disabled) set to %#x", MSI_MARK);
 	stfd = memfd_sealed("state", 4096);
 	st = stfd >= 0 ? map_shared(stfd, 4096) : NULL;
+	/*
+	 * Take Upstream Forwarding out of the root port's ACS Control, which
+	 * Linux would set again: the next kernel must adopt what it finds.
+	 */
+	ret = acs_ctrl(PORT_BDF, &acs);
+	acs &= ~ACS_UF;
+	CHECK_OR_BAIL(!ret && acs_ctrl_off(PORT_BDF) &&
+		      !pci_config_write(PORT_BDF, acs_ctrl_off(PORT_BDF), &acs, 2),
+		      "root port ACS control set to %#06x (no Upstream Forwarding)", acs);
 	ret = st ? read_config(&st->before) : -ENOMEM;
 	CHECK_OR_BAIL(!ret,
 		      "config recorded: command %#06x, root port buses %02x-%02x, ACS control %#06x",
