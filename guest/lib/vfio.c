@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,35 +85,32 @@ int pci_bind(const char *bdf, const char *driver)
 	return access(path, F_OK) ? -ENODEV : 0;
 }
 
-int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len)
+/* @len bytes of config space at @off through sysfs, read or written. */
+static int pci_config_rw(const char *bdf, unsigned int off, void *buf,
+			 size_t len, bool write)
 {
 	char path[PATH_MAX];
-	int fd, ret = 0;
+	ssize_t n;
+	int fd;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, O_RDONLY);
+	fd = open(path, write ? O_WRONLY : O_RDONLY);
 	if (fd < 0)
 		return -errno;
-	if (pread(fd, buf, len, off) != (ssize_t)len)
-		ret = -EIO;
+	n = write ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
 	close(fd);
-	return ret;
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len)
+{
+	return pci_config_rw(bdf, off, buf, len, false);
 }
 
 int pci_config_write(const char *bdf, unsigned int off, const void *buf,
 		     size_t len)
 {
-	char path[PATH_MAX];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (pwrite(fd, buf, len, off) != (ssize_t)len)
-		ret = -EIO;
-	close(fd);
-	return ret;
+	return pci_config_rw(bdf, off, (void *)buf, len, true);
 }
 
 static int open_cdev(const char *bdf)

@@ -31,7 +31,6 @@
 #define TOKEN_VFIO	2
 #define EDU_BDF		"0000:01:00.0"
 #define PORT_BDF	"0000:00:05.0"
-#define RAM_SIZE	(64 * 1024)
 #define IOVA		0x100000ULL
 #define MSI_MARK	0xfee0f000u	/* an MSI address, MSI stays off */
 #define ACS_UF		0x0010		/* Upstream Forwarding */
@@ -52,18 +51,6 @@ struct state {
 };
 #define STATE_MAGIC	0x7666696f6c756b78ULL
 
-static int acs_ctrl(const char *bdf, uint16_t *ctrl)
-{
-	unsigned int off = 0x100;
-	uint32_t hdr;
-
-	while (off && !pci_config_read(bdf, off, &hdr, 4)) {
-		if ((hdr & 0xffff) == PCI_EXT_CAP_ACS)
-			return pci_config_read(bdf, off + 6, ctrl, 2);
-		off = hdr >> 20;
-	}
-	return -ENOENT;
-}
 
 /* Offset of the edu's MSI Message Address register, or 0. */
 static unsigned int msi_addr_off(void)
@@ -102,6 +89,13 @@ static unsigned int acs_ctrl_off(const char *bdf)
 	return 0;
 }
 
+static int acs_ctrl(const char *bdf, uint16_t *ctrl)
+{
+	unsigned int off = acs_ctrl_off(bdf);
+
+	return off ? pci_config_read(bdf, off, ctrl, 2) : -ENOENT;
+}
+
 static int read_config(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -114,18 +108,8 @@ static int read_config(struct config *c)
 
 static bool dma_works(struct vdev *v, const char *when)
 {
-	int memfd = memfd_sealed("guest-ram", RAM_SIZE);
-	volatile uint8_t *ram = memfd >= 0 ? map_shared(memfd, RAM_SIZE) : NULL;
-	bool ok = ram && !vdev_map_file(v, memfd, 0, RAM_SIZE, IOVA);
-	unsigned int i;
-
-	for (i = 0; ok && i < EDU_BUF_SIZE; i++)
-		ram[i] = i * 7 + 3;
-	ok = ok && edu_dma_from_ram(v->bar0, IOVA, 0, EDU_BUF_SIZE) &&
-	     edu_dma_to_ram(v->bar0, IOVA + EDU_BUF_SIZE, 0, EDU_BUF_SIZE);
-	for (i = 0; ok && i < EDU_BUF_SIZE; i++)
-		ok = ram[EDU_BUF_SIZE + i] == (uint8_t)(i * 7 + 3);
-	return ktap_check(ok, "%s: DMA through the IOMMU copies %u bytes", when,
+	return ktap_check(edu_roundtrip(v, IOVA, 3),
+			  "%s: DMA through the IOMMU copies %u bytes", when,
 			  EDU_BUF_SIZE);
 }
 

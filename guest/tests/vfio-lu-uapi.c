@@ -25,27 +25,12 @@
 #define EDU_BDF		"0000:00:04.0"
 #define PORT_EDU_BDF	"0000:01:00.0"
 #define SHARED_BDF	"0000:02:01.0"	/* shares its group with 02:02.0 */
-#define RAM_SIZE	(64 * 1024)
 #define IOVA		0x100000ULL
 
 static bool dma_works(struct vdev *v, const char *when)
 {
-	int memfd = memfd_sealed("guest-ram", RAM_SIZE);
-	volatile uint8_t *ram = memfd >= 0 ? map_shared(memfd, RAM_SIZE) : NULL;
-	bool ok = ram && !vdev_map_file(v, memfd, 0, RAM_SIZE, IOVA);
-	unsigned int i;
-
-	for (i = 0; ok && i < EDU_BUF_SIZE; i++)
-		ram[i] = i * 13 + 1;
-	ok = ok && edu_dma_from_ram(v->bar0, IOVA, 0, EDU_BUF_SIZE) &&
-	     edu_dma_to_ram(v->bar0, IOVA + EDU_BUF_SIZE, 0, EDU_BUF_SIZE);
-	for (i = 0; ok && i < EDU_BUF_SIZE; i++)
-		ok = ram[EDU_BUF_SIZE + i] == (uint8_t)(i * 13 + 1);
-	if (ram)
-		vdev_unmap(v, IOVA, RAM_SIZE);
-	if (memfd >= 0)
-		close(memfd);
-	return ktap_check(ok, "%s: DMA through the IOMMU copies %u bytes", when,
+	return ktap_check(edu_roundtrip(v, IOVA, 1),
+			  "%s: DMA through the IOMMU copies %u bytes", when,
 			  EDU_BUF_SIZE);
 }
 
