@@ -15,21 +15,45 @@ BUSYBOX=$(command -v busybox) || die "busybox-static is missing; run 'make deps'
 file -L "$BUSYBOX" | grep -q 'statically linked' ||
 	die "$BUSYBOX is not static; install busybox-static"
 
-# uAPI headers of the kernel under test, then the test programs.
+# uAPI headers of the kernel under test, then the test programs: the
+# harness's own, and the kselftests of the tree, linked statically.
 make -s -C "$LINUX" O="$KOBJ" headers
 make -s -C "$TOP/guest" OUT="$KOBJ/guest" HDR="$KOBJ/usr/include"
+SELFTESTS=(vfio)
+for t in "${SELFTESTS[@]}"; do
+	mkdir -p "$KOBJ/kselftest/$t"
+	make -s -C "$LINUX/tools/testing/selftests/$t" OUTPUT="$KOBJ/kselftest/$t" \
+		KHDR_INCLUDES="-isystem $KOBJ/usr/include" EXTRA_CFLAGS=-static \
+		2> >(grep -v 'statically linked applications requires' >&2)
+done
 
 list=$KOBJ/initramfs.list
 {
-	for d in /bin /dev /proc /sys /tmp /boot /tests; do
+	for d in /bin /dev /proc /sys /tmp /boot /tests /selftests; do
 		echo "dir $d 0755 0 0"
 	done
 	echo "nod /dev/console 0600 0 0 c 5 1"
 	echo "file /bin/busybox $BUSYBOX 0755 0 0"
 	echo "file /init $TOP/guest/init 0755 0 0"
 	echo "file /boot/bzImage $BZIMAGE 0644 0 0"
-	for t in "$KOBJ"/guest/tests/*; do
-		echo "file /tests/${t##*/} $t 0755 0 0"
+	# Programs by their sources, so that stale binaries stay out.
+	for src in "$TOP"/guest/tests/*.c "$TOP"/guest/bin/*.c; do
+		t=${src#"$TOP"/guest/}
+		t=${t%.c}
+		echo "file /$t $KOBJ/guest/$t 0755 0 0"
+	done
+	# Wrappers that run a kselftest with this guest's devices.
+	for t in "$TOP"/guest/tests/*.sh; do
+		name=${t##*/}
+		[ "$name" = lib.sh ] && echo "file /tests/lib.sh $t 0644 0 0" ||
+			echo "file /tests/${name%.sh} $t 0755 0 0"
+	done
+	for t in "${SELFTESTS[@]}"; do
+		echo "dir /selftests/$t 0755 0 0"
+		for p in "$KOBJ/kselftest/$t"/*; do
+			[ -f "$p" ] && [ -x "$p" ] &&
+				echo "file /selftests/$t/${p##*/} $p 0755 0 0"
+		done
 	done
 } > "$list"
 "$GEN" "$list" > "$OUT.tmp"

@@ -36,7 +36,7 @@ if [ -w /dev/kvm ]; then
 fi
 
 cmdline="console=ttyS0,115200 panic=-1 kho=on liveupdate=on retain_initrd"
-cmdline+=" intel_iommu=on luvtd=$MODE lutest=$TEST lustage=1"
+cmdline+=" intel_iommu=on luvtd=$MODE lutest=$TEST lustage=1 lustages=$STAGES"
 [ "$XFAIL" = 1 ] && cmdline+=" luxfail=1"
 # KHO's scratch areas (lowmem, global, per node) hold every early memblock
 # allocation of the next kernel, KASAN's shadow (1/8 of RAM) included. The
@@ -48,7 +48,9 @@ rm -rf "$DIR" && mkdir -p "$DIR"
 start=$(now)
 # The IOMMU must come first; then an edu on the root bus, a root port with
 # an edu behind it, a conventional PCI bridge with two edus that share one
-# IOMMU group (0000:02:01.0 and 0000:02:02.0), and (IGB=1) an igb NIC.
+# IOMMU group (0000:02:01.0 and 0000:02:02.0), an igb NIC (an SR-IOV PF
+# whose ACS quirk forbids preserving it) and an NVMe controller (an SR-IOV PF
+# without one).
 set +e
 timeout "$TIMEOUT" qemu-system-x86_64 \
 	-M "$machine" "${accel[@]}" -cpu max,la57=off -smp 2 -m 2G \
@@ -58,7 +60,8 @@ timeout "$TIMEOUT" qemu-system-x86_64 \
 	-device edu,bus=rp1 \
 	-device pci-bridge,id=br1,chassis_nr=2,addr=0x7 \
 	-device edu,bus=br1,addr=0x1 -device edu,bus=br1,addr=0x2 \
-	${IGB:+-device igb,addr=0x6} \
+	-device igb,addr=0x6 \
+	-device nvme-subsys,id=nvmes -device nvme,addr=0x8,serial=lu0,subsys=nvmes,sriov_max_vfs=1,sriov_vq_flexible=2,sriov_vi_flexible=1 \
 	-nic none -display none -monitor none -no-reboot \
 	-serial "file:$DIR/console.log" -serial "file:$DIR/ktap.log" \
 	-trace vtd_dmar_fault -trace vtd_fault_disabled -D "$DIR/qemu-trace.log" \

@@ -70,28 +70,3 @@ bool edu_dma_to_ram(volatile uint8_t *bar, uint64_t iova, unsigned int off,
 	edu_dma_start(bar, iova, off, len, true);
 	return edu_dma_wait(bar, 5000);
 }
-
-bool edu_roundtrip(struct vdev *v, uint64_t iova, uint8_t seed)
-{
-	const size_t size = 2 * EDU_BUF_SIZE;
-	int memfd = memfd_sealed("edu-roundtrip", size);
-	volatile uint8_t *ram = memfd >= 0 ? map_shared(memfd, size) : NULL;
-	bool mapped = ram && !vdev_map_file(v, memfd, 0, size, iova);
-	bool ok = mapped;
-	unsigned int i;
-
-	for (i = 0; ok && i < EDU_BUF_SIZE; i++)
-		ram[i] = i * 7 + seed;
-	ok = ok && edu_dma_from_ram(v->bar0, iova, 0, EDU_BUF_SIZE) &&
-	     edu_dma_to_ram(v->bar0, iova + EDU_BUF_SIZE, 0, EDU_BUF_SIZE);
-	for (i = 0; ok && i < EDU_BUF_SIZE; i++)
-		ok = ram[EDU_BUF_SIZE + i] == (uint8_t)(i * 7 + seed);
-
-	if (mapped)
-		vdev_unmap(v, iova, size);
-	if (ram)
-		munmap((void *)ram, size);
-	if (memfd >= 0)
-		close(memfd);
-	return ok;
-}

@@ -40,12 +40,4 @@ bool edu_dma_from_ram(volatile uint8_t *bar, uint64_t iova, unsigned int off,
 bool edu_dma_to_ram(volatile uint8_t *bar, uint64_t iova, unsigned int off,
 		    uint32_t len);
 
-struct vdev;
-/*
- * Through the IOMMU: a sealed memfd mapped at @iova of @v's IOAS, its first
- * 4 KiB (a pattern from @seed) copied into the device and back into the
- * next 4 KiB, compared byte for byte; unmapped and closed again.
- */
-bool edu_roundtrip(struct vdev *v, uint64_t iova, uint8_t seed);
-
 #endif

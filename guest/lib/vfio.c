@@ -85,33 +85,21 @@ int pci_bind(const char *bdf, const char *driver)
 	return access(path, F_OK) ? -ENODEV : 0;
 }
 
-/* @len bytes of config space at @off through sysfs, read or written. */
-static int pci_config_rw(const char *bdf, unsigned int off, void *buf,
-			 size_t len, bool write)
+int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len)
 {
 	char path[PATH_MAX];
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, write ? O_WRONLY : O_RDONLY);
+	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -errno;
-	n = write ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
+	n = pread(fd, buf, len, off);
 	close(fd);
 	return n == (ssize_t)len ? 0 : -EIO;
 }
 
-int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len)
-{
-	return pci_config_rw(bdf, off, buf, len, false);
-}
-
-int pci_config_write(const char *bdf, unsigned int off, const void *buf,
-		     size_t len)
-{
-	return pci_config_rw(bdf, off, (void *)buf, len, true);
-}
 
 static int open_cdev(const char *bdf)
 {
@@ -262,20 +250,6 @@ int vdev_open(struct vdev *v, const char *bdf)
 fail:
 	vdev_close(v);
 	return ret;
-}
-
-int vdev_adopt(struct vdev *v, const char *bdf, int cdev)
-{
-	memset(v, 0, sizeof(*v));
-	v->iommufd = -1;
-	v->cdev = cdev;
-	snprintf(v->bdf, sizeof(v->bdf), "%s", bdf);
-	return vdev_attach(v);
-}
-
-int vfio_cdev_open(const char *bdf)
-{
-	return open_cdev(bdf);
 }
 
 void vdev_close(struct vdev *v)

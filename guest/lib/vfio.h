@@ -28,9 +28,6 @@ int pci_find(uint16_t vendor, uint16_t device, int index, char *bdf, size_t len)
 int pci_bind(const char *bdf, const char *driver);
 /* Read @len bytes of config space through sysfs. */
 int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len);
-/* Straight to the hardware through sysfs, bypassing any VFIO emulation. */
-int pci_config_write(const char *bdf, unsigned int off, const void *buf,
-		     size_t len);
 
 /*
  * Bind @bdf to vfio-pci, open its cdev and a fresh iommufd, bind, allocate
@@ -39,14 +36,6 @@ int pci_config_write(const char *bdf, unsigned int off, const void *buf,
  * opened so far closed again.
  */
 int vdev_open(struct vdev *v, const char *bdf);
-/*
- * Like vdev_open() for a cdev fd obtained elsewhere (a live update
- * session): binds it to a new iommufd, attaches a fresh IOAS and maps
- * BAR0; bus mastering is left as it is. Takes over @cdev, also on failure.
- */
-int vdev_adopt(struct vdev *v, const char *bdf, int cdev);
-/* Open the device's cdev; -errno on failure. */
-int vfio_cdev_open(const char *bdf);
 void vdev_close(struct vdev *v);
 int vdev_map_file(struct vdev *v, int memfd, uint64_t start, uint64_t len,
 		  uint64_t iova);

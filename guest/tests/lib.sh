@@ -1,0 +1,18 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shell helpers for the guest wrappers of in-tree kselftests.
+
+# The stage this boot runs ("lustage=" on the command line).
+lustage() {
+	for arg in $(cat /proc/cmdline); do
+		case "$arg" in lustage=*) echo "${arg#lustage=}"; return ;; esac
+	done
+	echo 1
+}
+
+# Bind every given device to vfio-pci, as a host sets up assigned devices.
+bind_vfio() {
+	for bdf in "$@"; do
+		echo vfio-pci > "/sys/bus/pci/devices/$bdf/driver_override"
+		echo "$bdf" > /sys/bus/pci/drivers/vfio-pci/bind
+	done
+}
