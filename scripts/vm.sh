@@ -47,16 +47,17 @@ cmdline+=" kho_scratch=64M,512M,256M"
 rm -rf "$DIR" && mkdir -p "$DIR"
 start=$(now)
 # The IOMMU must come first; then an edu on the root bus, a root port with
-# an edu behind it, a conventional PCI bridge with two edus that share one
-# IOMMU group (0000:02:01.0 and 0000:02:02.0), an igb NIC (an SR-IOV PF
-# whose ACS quirk forbids preserving it) and an NVMe controller (an SR-IOV PF
-# without one).
+# an edu behind it (the firmware reserves extra bus numbers below it,
+# which Linux would not under pci=assign-busses), a conventional PCI bridge
+# with two edus that share one IOMMU group (0000:06:01.0 and 0000:06:02.0),
+# an igb NIC (an SR-IOV PF whose ACS quirk forbids preserving it) and an
+# NVMe controller (an SR-IOV PF without one).
 set +e
 timeout "$TIMEOUT" qemu-system-x86_64 \
 	-M "$machine" "${accel[@]}" -cpu max,la57=off -smp 2 -m 2G \
 	-device "$iommu" \
 	-device edu,addr=0x4 \
-	-device pcie-root-port,id=rp1,chassis=1,slot=1,addr=0x5 \
+	-device pcie-root-port,id=rp1,chassis=1,slot=1,addr=0x5,bus-reserve=4 \
 	-device edu,bus=rp1 \
 	-device pci-bridge,id=br1,chassis_nr=2,addr=0x7 \
 	-device edu,bus=br1,addr=0x1 -device edu,bus=br1,addr=0x2 \

@@ -123,7 +123,7 @@ static int copy_to_tmpfs(const char *from, const char *to)
 }
 
 /* The current command line with any lustage= removed and the new one added. */
-static int next_cmdline(int stage, char *out, size_t len)
+static int next_cmdline(int stage, const char *extra, char *out, size_t len)
 {
 	char cur[4096], *tok, *save;
 	size_t used = 0;
@@ -143,11 +143,17 @@ static int next_cmdline(int stage, char *out, size_t len)
 			continue;
 		used += snprintf(out + used, len - used, "%s ", tok);
 	}
-	snprintf(out + used, len - used, "lustage=%d", stage);
+	snprintf(out + used, len - used, "lustage=%d%s%s", stage,
+		 extra ? " " : "", extra ?: "");
 	return 0;
 }
 
 int kexec_load_next(int stage)
+{
+	return kexec_load_next_args(stage, NULL);
+}
+
+int kexec_load_next_args(int stage, const char *extra)
 {
 	char cmdline[4096];
 	int kfd, ifd, ret;
@@ -156,7 +162,7 @@ int kexec_load_next(int stage)
 	ret = copy_to_tmpfs("/sys/firmware/initrd", "/tmp/initrd.next");
 	if (ret)
 		return ret;
-	ret = next_cmdline(stage, cmdline, sizeof(cmdline));
+	ret = next_cmdline(stage, extra, cmdline, sizeof(cmdline));
 	if (ret)
 		return ret;
 	kfd = open("/boot/bzImage", O_RDONLY);

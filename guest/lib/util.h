@@ -34,6 +34,8 @@ int pagemap_pfns(const void *addr, size_t len, uint64_t *pfns);
  * doorbell); kexec_reboot() jumps and only returns on failure (-errno).
  */
 int kexec_load_next(int stage);
+/* The same with @extra (if not NULL) appended to the command line. */
+int kexec_load_next_args(int stage, const char *extra);
 int kexec_reboot(void);
 
 /*

@@ -16,3 +16,8 @@ bind_vfio() {
 		echo "$bdf" > /sys/bus/pci/drivers/vfio-pci/bind
 	done
 }
+
+# One byte of config space, in decimal, straight from the hardware.
+config_byte() {
+	od -An -tu1 -j "$(($2))" -N1 "/sys/bus/pci/devices/$1/config" | tr -d ' '
+}
