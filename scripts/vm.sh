@@ -43,6 +43,10 @@ cmdline+=" intel_iommu=on luvtd=$MODE lutest=$TEST lustage=1 lustages=$STAGES"
 # default, twice this boot's early allocations, asks for more contiguous
 # memory than a 2 GiB guest reliably has; fixed sizes fit and suffice.
 cmdline+=" kho_scratch=64M,512M,256M"
+# Only the series' KUnit suites run at every boot. The upstream generic_pt
+# suites check for leaks with vmstat counters that lag per CPU, which fails
+# at random in a 2-CPU guest; kunit.py runs them where that holds.
+cmdline+=" kunit.filter_glob=*liveupdate*"
 
 rm -rf "$DIR" && mkdir -p "$DIR"
 start=$(now)
