@@ -18,6 +18,7 @@
 
 static const char *const required[] = {
 	"pci-liveupdate",
+	"iommu-liveupdate",
 	"vtdss_iommu_liveupdate_test",
 	"x86_64_iommu_liveupdate_test",
 };
