@@ -25,6 +25,8 @@ static const char *const required[] = {
 
 /* Cases that must run for every parameter of their format, never skip. */
 static const char *const required_cases[][2] = {
+	{ "iommu-liveupdate", "iommu_lu_test_domain_preserve" },
+	{ "iommu-liveupdate", "iommu_lu_test_domain_refused" },
 	{ "vtdss_iommu_liveupdate_test", "test_lu_preserve_takes_every_table" },
 	{ "vtdss_iommu_liveupdate_test", "test_lu_preserve_failure_releases_all" },
 	{ "vtdss_iommu_liveupdate_test", "test_lu_restore_refuses_mismatch" },
