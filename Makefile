@@ -9,7 +9,7 @@ MODE ?= legacy
 AW ?= 39
 T ?= edu-dma
 
-.PHONY: all deps base tree export kernel initramfs test check demo clean help
+.PHONY: all deps base tree export kernel initramfs test kunit check demo clean help
 
 all: help
 
@@ -21,6 +21,7 @@ help:
 	@echo "make export   write build/linux base..HEAD back to patches/"
 	@echo "make kernel   build the test kernel"
 	@echo "make test T=name MODE=legacy|sm|sm-fl AW=39|48"
+	@echo "make kunit    the series' KUnit suites with kunit.py (x86_64, QEMU)"
 
 deps:
 	@$(S)/deps.sh
@@ -46,6 +47,9 @@ initramfs: kernel
 test: initramfs
 	@$(S)/run-test.sh $(T) $(MODE) $(AW)
 
+kunit: build/linux/.git
+	@$(S)/kunit.sh
+
 check: deps
 	@$(S)/check.sh
 
@@ -53,4 +57,4 @@ demo: deps
 	@$(S)/demo.sh
 
 clean:
-	rm -rf build/kobj build/logs build/initramfs.cpio
+	rm -rf build/kobj build/kunit-x86 build/logs build/initramfs.cpio

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # The whole check: apply the queue to a fresh base, checkpatch every patch,
-# verify the tree/export round trip, build, run every test of tests.list in
-# every listed VT-d mode, print a table and "N passed, N failed".
+# verify the tree/export round trip, run the KUnit suites with kunit.py,
+# build, run every test of tests.list in every listed VT-d mode, print a
+# table and "N passed, N failed".
 #   ONLY=REGEX   run only the tests whose "name mode:aw" matches
 
 . "$(dirname "$0")/lib.sh"
@@ -76,6 +77,7 @@ rm -rf "$LOGS/failed"
 step apply-queue "$TOP/scripts/tree.sh" || true
 step checkpatch checkpatch || true
 step export-roundtrip roundtrip || true
+step kunit-py "$TOP/scripts/kunit.sh" || true
 if step kernel-build "$TOP/scripts/build-kernel.sh" &&
    step initramfs "$TOP/scripts/mkinitramfs.sh"; then
 	while read -r name stages modes; do
