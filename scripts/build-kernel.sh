@@ -11,12 +11,7 @@ FRAGS=("$TOP"/config/base.config "$TOP"/config/liveupdate.config
 [ -d "$LINUX/.git" ] || die "no tree; run 'make tree' first"
 mkdir -p "$KOBJ"
 
-CC=gcc
-if command -v ccache >/dev/null; then
-	CC="ccache gcc"
-	# Paths below build/ hash as relative ones, so clones share the cache.
-	export CCACHE_BASEDIR=$BUILD
-fi
+kernel_cc
 kmake() { make -s -C "$LINUX" O="$KOBJ" CC="$CC" "$@"; }
 
 # Fragment lines are "CONFIG_X=v" or "# CONFIG_X is not set".

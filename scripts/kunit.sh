@@ -13,11 +13,7 @@ LOG=$LOGS/kunit-py.log
 [ -d "$LINUX/.git" ] || die "no tree; run 'make tree' first"
 mkdir -p "$LOGS" "$OUT"
 
-CC=gcc
-if command -v ccache >/dev/null; then
-	CC="ccache gcc"
-	export CCACHE_BASEDIR=$BUILD
-fi
+kernel_cc
 
 # kunit.py always asks QEMU for KVM first, and a /dev/kvm that exists need
 # not work (see vm.sh): unless KVM=1, a wrapper drops every accelerator

@@ -21,6 +21,16 @@ as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# The compiler for kernel builds: ccache gcc when ccache is installed, with
+# paths below build/ hashed as relative ones, so clones share the cache.
+kernel_cc() {
+	CC=gcc
+	if command -v ccache >/dev/null; then
+		CC="ccache gcc"
+		export CCACHE_BASEDIR=$BUILD
+	fi
+}
+
 # Seconds since the epoch with a fraction, for timings.
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
