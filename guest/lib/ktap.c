@@ -31,24 +31,28 @@ static void result(const char *status, const char *directive,
 		printf("%s %d %s\n", status, reported, desc);
 }
 
-bool ktap_check(bool ok, const char *fmt, ...)
+static bool check(bool ok, const char *fmt, va_list ap)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
 	result(ok ? "ok" : "not ok", NULL, fmt, ap);
-	va_end(ap);
 	if (!ok)
 		failed++;
 	return ok;
 }
 
-void ktap_xfail_check(bool ok, const char *why, const char *fmt, ...)
+bool ktap_check(bool ok, const char *fmt, ...)
 {
-	char directive[512];
 	va_list ap;
 
 	va_start(ap, fmt);
+	check(ok, fmt, ap);
+	va_end(ap);
+	return ok;
+}
+
+static void xfail_check(bool ok, const char *why, const char *fmt, va_list ap)
+{
+	char directive[512];
+
 	if (ok) {
 		result("not ok", "XPASS: expected to fail; update the test", fmt, ap);
 		failed++;
@@ -56,7 +60,29 @@ void ktap_xfail_check(bool ok, const char *why, const char *fmt, ...)
 		snprintf(directive, sizeof(directive), "XFAIL %s", why);
 		result("ok", directive, fmt, ap);
 	}
+}
+
+void ktap_xfail_check(bool ok, const char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	xfail_check(ok, why, fmt, ap);
 	va_end(ap);
+}
+
+bool ktap_check_xfail_if(bool expect_fail, bool ok, const char *why,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (expect_fail)
+		xfail_check(ok, why, fmt, ap);
+	else if (!check(ok, fmt, ap))
+		ktap_info("%s", why);
+	va_end(ap);
+	return ok;
 }
 
 void ktap_info(const char *fmt, ...)

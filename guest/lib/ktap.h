@@ -21,6 +21,13 @@ bool ktap_check(bool ok, const char *fmt, ...)
  */
 void ktap_xfail_check(bool ok, const char *why, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * ktap_xfail_check() if @expect_fail, else ktap_check() that prints @why
+ * (what was measured) when it fails. Returns @ok.
+ */
+bool ktap_check_xfail_if(bool expect_fail, bool ok, const char *why,
+			 const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 void ktap_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Fail the current check and every planned one left, then exit. */
 void ktap_bail(const char *fmt, ...)

@@ -226,6 +226,11 @@ bool kmsg_wait_for(int kmsg, const char *needle, int ms, char *line, size_t len)
 
 int kmsg_count(const char *needle)
 {
+	return kmsg_count_with(needle, NULL);
+}
+
+int kmsg_count_with(const char *needle, const char *also)
+{
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	char rec[2048];
 	int count = 0;
@@ -240,7 +245,7 @@ int kmsg_count(const char *needle)
 		if (n <= 0)
 			break;
 		rec[n] = 0;
-		if (strstr(rec, needle))
+		if (strstr(rec, needle) && (!also || strstr(rec, also)))
 			count++;
 	}
 	close(fd);

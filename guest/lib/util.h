@@ -47,6 +47,8 @@ int kmsg_open(void);
 bool kmsg_wait_for(int kmsg, const char *needle, int ms, char *line, size_t len);
 /* Count lines already in the log (whole boot) that contain @needle. */
 int kmsg_count(const char *needle);
+/* The same for lines that contain both @needle and @also (if not NULL). */
+int kmsg_count_with(const char *needle, const char *also);
 
 int read_file(const char *path, char *buf, size_t len);
 int write_file(const char *path, const char *s);

@@ -85,21 +85,54 @@ int pci_bind(const char *bdf, const char *driver)
 	return access(path, F_OK) ? -ENODEV : 0;
 }
 
-int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len)
+static int pci_config_rw(const char *bdf, unsigned int off, void *buf,
+			 size_t len, bool write)
 {
 	char path[PATH_MAX];
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, O_RDONLY);
+	fd = open(path, write ? O_WRONLY : O_RDONLY);
 	if (fd < 0)
 		return -errno;
-	n = pread(fd, buf, len, off);
+	n = write ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
 	close(fd);
 	return n == (ssize_t)len ? 0 : -EIO;
 }
 
+int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len)
+{
+	return pci_config_rw(bdf, off, buf, len, false);
+}
+
+int pci_config_write(const char *bdf, unsigned int off, const void *buf,
+		     size_t len)
+{
+	return pci_config_rw(bdf, off, (void *)buf, len, true);
+}
+
+volatile uint8_t *pci_bar_map(const char *bdf, int bar, size_t len)
+{
+	char path[PATH_MAX];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
+		 bdf, bar);
+	fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void pci_bar_unmap(volatile uint8_t *bar, size_t len)
+{
+	if (bar)
+		munmap((void *)bar, len);
+}
 
 static int open_cdev(const char *bdf)
 {
@@ -289,4 +322,15 @@ int vdev_unmap(struct vdev *v, uint64_t iova, uint64_t len)
 	};
 
 	return IOCTL(v->iommufd, IOMMU_IOAS_UNMAP, &unmap);
+}
+
+int vdev_mark_hwpt(struct vdev *v, uint64_t token)
+{
+	struct iommu_hwpt_liveupdate_mark mark = {
+		.size = sizeof(mark),
+		.hwpt_id = v->hwpt,
+		.token = token,
+	};
+
+	return IOCTL(v->iommufd, IOMMU_HWPT_LIVEUPDATE_MARK, &mark);
 }

@@ -28,6 +28,14 @@ int pci_find(uint16_t vendor, uint16_t device, int index, char *bdf, size_t len)
 int pci_bind(const char *bdf, const char *driver);
 /* Read @len bytes of config space through sysfs. */
 int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len);
+int pci_config_write(const char *bdf, unsigned int off, const void *buf,
+		     size_t len);
+/*
+ * Map the first @len bytes of BAR @bar of @bdf through sysfs (resourceN),
+ * whichever driver is bound, if any; NULL on failure.
+ */
+volatile uint8_t *pci_bar_map(const char *bdf, int bar, size_t len);
+void pci_bar_unmap(volatile uint8_t *bar, size_t len);
 
 /*
  * Bind @bdf to vfio-pci, open its cdev and a fresh iommufd, bind, allocate
@@ -43,5 +51,11 @@ int vdev_unmap(struct vdev *v, uint64_t iova, uint64_t len);
 int vdev_config_read(struct vdev *v, unsigned int off, void *buf, size_t len);
 int vdev_config_write(struct vdev *v, unsigned int off, const void *buf,
 		      size_t len);
+/*
+ * Mark @v's HWPT for a live update with @token (IOMMU_HWPT_LIVEUPDATE_MARK):
+ * preserving @v->iommufd in a LUO session then preserves its translation,
+ * and preserving @v->cdev after it the device's attachment to it.
+ */
+int vdev_mark_hwpt(struct vdev *v, uint64_t token);
 
 #endif

@@ -3,7 +3,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "util.h"
 #include "vtd.h"
 
 #define TRANSLATION_STRUCT "/sys/kernel/debug/iommu/intel/dmar_translation_struct"
@@ -59,4 +61,50 @@ unsigned int vtd_domain_id(const struct vtd_entry *e)
 	if (e->pasid < 0)
 		return (e->ctx_hi >> 8) & 0xffff;	/* context entry bits 87:72 */
 	return e->pasid_val[1] & 0xffff;		/* PASID entry bits 79:64 */
+}
+
+bool vtd_entry_same(const struct vtd_entry *a, const struct vtd_entry *b)
+{
+	return a->ctx_hi == b->ctx_hi && a->ctx_lo == b->ctx_lo &&
+	       a->pasid == b->pasid &&
+	       !memcmp(a->pasid_val, b->pasid_val, sizeof(a->pasid_val));
+}
+
+void vtd_entry_str(const struct vtd_entry *e, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "context 0x%" PRIx64 ":0x%" PRIx64,
+			 e->ctx_hi, e->ctx_lo);
+
+	if (e->pasid >= 0 && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - n,
+			 ", PASID %d 0x%" PRIx64 ":0x%" PRIx64 ":0x%" PRIx64,
+			 e->pasid, e->pasid_val[2], e->pasid_val[1],
+			 e->pasid_val[0]);
+}
+
+/* As the driver prints it: "Request device [0000:00:04.0] fault addr 0x..". */
+static void fault_needle(const char *bdf, uint64_t addr, char *buf, size_t len)
+{
+	snprintf(buf, len, "Request device [%s] fault addr 0x%" PRIx64 " ",
+		 bdf, addr);
+}
+
+int vtd_write_faults(const char *bdf, uint64_t addr)
+{
+	char needle[96];
+
+	fault_needle(bdf, addr, needle, sizeof(needle));
+	return kmsg_count_with("DMAR: [DMA Write", needle);
+}
+
+bool vtd_wait_write_fault(const char *bdf, uint64_t addr, int before, int ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	do {
+		if (vtd_write_faults(bdf, addr) > before)
+			return true;
+		usleep(20000);
+	} while (now_ms() < end);
+	return false;
 }

@@ -6,6 +6,8 @@
 #ifndef LUTEST_VTD_H
 #define LUTEST_VTD_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct vtd_entry {
@@ -21,5 +23,17 @@ int vtd_entry_of(const char *bdf, struct vtd_entry *e);
 const char *vtd_mode_of(const struct vtd_entry *e);
 /* Domain id in the context entry (legacy) or the PASID entry (scalable). */
 unsigned int vtd_domain_id(const struct vtd_entry *e);
+/* Same context entry and, in scalable mode, the same PASID entry. */
+bool vtd_entry_same(const struct vtd_entry *a, const struct vtd_entry *b);
+/* "context HI:LO[, PASID N V2:V1:V0]" for a report. */
+void vtd_entry_str(const struct vtd_entry *e, char *buf, size_t len);
+
+/*
+ * DMA write faults the driver logged for @bdf at page @addr in this boot
+ * (lines "DMAR: [DMA Write ...] Request device [@bdf] fault addr @addr").
+ */
+int vtd_write_faults(const char *bdf, uint64_t addr);
+/* Wait up to @ms for that count to exceed @before. */
+bool vtd_wait_write_fault(const char *bdf, uint64_t addr, int before, int ms);
 
 #endif
