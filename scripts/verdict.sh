@@ -91,4 +91,16 @@ if [ -n "$unexpected" ]; then
 	echo "FAIL unexpected fault, ${unexpected%% *}: ${unexpected#* }"
 	exit 0
 fi
+
+# A test that preserved a device's translation says so with "# expect-
+# translation-never-off": QEMU's trace of the VT-d enable bit must then show
+# no disable but the final power-off's, whichever boot turned it off.
+if grep -q '^# expect-translation-never-off$' "$KTAP"; then
+	off=$(grep -E '^vtd_dmar_enable ' "$DIR/qemu-trace.log" 2>/dev/null |
+	      sed '$d' | grep -c 'enable 0' || true)
+	if [ "$off" != 0 ]; then
+		echo "FAIL translation was turned off $off time(s) before the power-off (QEMU trace)"
+		exit 0
+	fi
+fi
 echo "$ktap"

@@ -54,7 +54,8 @@ cmdline+=" kunit.filter_glob=*liveupdate*"
 
 rm -rf "$DIR" && mkdir -p "$DIR"
 start=$(now)
-# The IOMMU must come first; then an edu on the root bus, a root port with
+# The IOMMU must come first; then an edu on the root bus, which can address
+# all of the guest's memory (edu clamps DMA to 28 bits by default), a root port with
 # an edu behind it (the firmware reserves extra bus numbers below it,
 # which Linux would not under pci=assign-busses), a conventional PCI bridge
 # with two edus that share one IOMMU group (0000:06:01.0 and 0000:06:02.0),
@@ -64,7 +65,7 @@ set +e
 timeout "$TIMEOUT" qemu-system-x86_64 \
 	-M "$machine" "${accel[@]}" -cpu max,la57=off -smp 2 -m 2G \
 	-device "$iommu" \
-	-device edu,addr=0x4 \
+	-device edu,addr=0x4,dma_mask=0xffffffffffffffff \
 	-device pcie-root-port,id=rp1,chassis=1,slot=1,addr=0x5,bus-reserve=4 \
 	-device edu,bus=rp1 \
 	-device pci-bridge,id=br1,chassis_nr=2,addr=0x7 \
@@ -73,7 +74,7 @@ timeout "$TIMEOUT" qemu-system-x86_64 \
 	-device nvme-subsys,id=nvmes -device nvme,addr=0x8,serial=lu0,subsys=nvmes,sriov_max_vfs=1,sriov_vq_flexible=2,sriov_vi_flexible=1 \
 	-nic none -display none -monitor none -no-reboot \
 	-serial "file:$DIR/console.log" -serial "file:$DIR/ktap.log" \
-	-trace vtd_dmar_fault -trace vtd_fault_disabled -D "$DIR/qemu-trace.log" \
+	-trace vtd_dmar_fault -trace vtd_fault_disabled -trace vtd_dmar_enable -D "$DIR/qemu-trace.log" \
 	-kernel "$BZIMAGE" -initrd "$INITRD" -append "$cmdline" \
 	> "$DIR/qemu.log" 2>&1
 qrc=$?

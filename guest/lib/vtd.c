@@ -108,3 +108,23 @@ bool vtd_wait_write_fault(const char *bdf, uint64_t addr, int before, int ms)
 	} while (now_ms() < end);
 	return false;
 }
+
+int vtd_register(const char *name, uint64_t *val)
+{
+	FILE *f = fopen("/sys/kernel/debug/iommu/intel/iommu_regset", "r");
+	char line[256], reg[32];
+	unsigned int off;
+	int ret = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%31s 0x%x 0x%" SCNx64, reg, &off, val) == 3 &&
+		    !strcmp(reg, name)) {
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}

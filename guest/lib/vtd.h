@@ -36,4 +36,7 @@ int vtd_write_faults(const char *bdf, uint64_t addr);
 /* Wait up to @ms for that count to exceed @before. */
 bool vtd_wait_write_fault(const char *bdf, uint64_t addr, int before, int ms);
 
+/* Register @name ("GSTS", "RTADDR", ...) of the first unit; 0 or -errno. */
+int vtd_register(const char *name, uint64_t *val);
+
 #endif

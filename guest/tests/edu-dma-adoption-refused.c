@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * edu-dma-adoption-refused: the failure policy of the DMA-continuity
+ * contract (DESIGN.md 3.7). The edu's translation is preserved as in
+ * edu-dma-across-kexec, but the next kernel boots with "intel_iommu=sm_off"
+ * while the unit's tables are in scalable mode, so it must refuse to adopt
+ * them. It must then keep translation on and block the device, never turn
+ * translation off: a DMA by the still bus-mastering edu to its old IOVA
+ * faults, and so does a DMA to the physical address of a page of guest
+ * RAM, which is where it would land if translation were off.
+ *
+ * Runs in a scalable mode only (stage 1 needs tables that sm_off cannot
+ * read).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/pci_regs.h>
+
+#include "edu.h"
+#include "ktap.h"
+#include "luo.h"
+#include "util.h"
+#include "vfio.h"
+#include "vtd.h"
+
+#define SESSION		"edu-dma-adoption-refused"
+#define TOKEN_RAM	1
+#define TOKEN_STATE	2
+#define TOKEN_IOMMUFD	3
+#define TOKEN_CDEV	4
+#define HWPT_TOKEN	0x726566ULL
+#define RAM_SIZE	(2UL << 20)
+#define NPAGES		(RAM_SIZE / PAGE_SIZE)
+#define IOVA		0x1000000UL
+#define SRC_OFF		0x1000UL
+#define CHECK_OFF	0x10000UL
+#define TARGET_OFF	0x123000UL	/* the page written after the kexec */
+#define SEED		0x72656675u
+#define GSTS_TES	(1ULL << 31)
+
+struct state {
+	uint64_t magic;
+	char bdf[32];
+	uint64_t pfn[NPAGES];
+};
+#define STATE_MAGIC	0x726566757365ULL
+
+static void stage1(void)
+{
+	int luo, session, ram_fd, st_fd;
+	struct state *s;
+	struct vdev v;
+	uint8_t *ram;
+
+	ktap_begin(SESSION, 1, 7);
+	luo = luo_open();
+	session = luo >= 0 ? luo_create_session(luo, SESSION) : luo;
+	CHECK_OR_BAIL(session >= 0, "LUO session created");
+	ram_fd = memfd_sealed("guest-ram", RAM_SIZE);
+	st_fd = memfd_sealed("state", sizeof(*s));
+	ram = ram_fd >= 0 ? map_shared(ram_fd, RAM_SIZE) : NULL;
+	s = st_fd >= 0 ? map_shared(st_fd, sizeof(*s)) : NULL;
+	CHECK_OR_BAIL(ram && s, "guest RAM and state memfds");
+	s->magic = STATE_MAGIC;
+
+	CHECK_OR_BAIL(!pci_find(EDU_VENDOR, EDU_DEVICE, 0, s->bdf, sizeof(s->bdf)) &&
+		      !vdev_open(&v, s->bdf) &&
+		      !vdev_map_file(&v, ram_fd, 0, RAM_SIZE, IOVA),
+		      "edu assigned, RAM mapped at IOVA 0x%lx", IOVA);
+	pattern_fill(ram + SRC_OFF, EDU_BUF_SIZE, SEED);
+	CHECK_OR_BAIL(edu_dma_from_ram(v.bar0, IOVA + SRC_OFF, 0, EDU_BUF_SIZE) &&
+		      edu_dma_to_ram(v.bar0, IOVA + CHECK_OFF, 0, EDU_BUF_SIZE) &&
+		      pattern_check(ram + CHECK_OFF, EDU_BUF_SIZE, SEED) < 0,
+		      "DMA round trip through the IOMMU works");
+	CHECK_OR_BAIL(!vdev_mark_hwpt(&v, HWPT_TOKEN) &&
+		      !luo_preserve_fd(session, ram_fd, TOKEN_RAM) &&
+		      !luo_preserve_fd(session, st_fd, TOKEN_STATE) &&
+		      !luo_preserve_fd(session, v.iommufd, TOKEN_IOMMUFD) &&
+		      !luo_preserve_fd(session, v.cdev, TOKEN_CDEV),
+		      "HWPT marked; memfds, iommufd and cdev preserved");
+	/* The host then checks QEMU's trace: VT-d stays on to the end. */
+	ktap_info("expect-translation-never-off");
+	CHECK_OR_BAIL(!pagemap_pfns(ram, RAM_SIZE, s->pfn),
+		      "page frames of guest RAM recorded");
+	CHECK_OR_BAIL(!kexec_load_next_args(2, "intel_iommu=sm_off"),
+		      "next kernel loaded, with intel_iommu=sm_off");
+	fflush(stdout);
+	kexec_reboot();
+	ktap_bail("reboot(KEXEC) returned: %s", strerror(errno));
+}
+
+/* The edu writes its buffer to @addr; true if it faulted and RAM is as it was. */
+static bool dma_faults(volatile uint8_t *bar, const char *bdf, uint64_t addr,
+		       const uint8_t *ram, const uint8_t *snapshot)
+{
+	int before = vtd_write_faults(bdf, addr);
+	bool faulted;
+
+	printf("# expect-dmar-fault 0x%" PRIx64 "\n", addr);
+	fflush(stdout);
+	edu_dma_start(bar, addr, 0, EDU_BUF_SIZE, true);
+	faulted = edu_dma_wait(bar, 2000) &&
+		  vtd_wait_write_fault(bdf, addr, before, 2000);
+	return faulted && !memcmp(ram, snapshot, RAM_SIZE);
+}
+
+static void stage2(void)
+{
+	static uint8_t snapshot[RAM_SIZE];
+	const char *refused = "cannot adopt the tables of the previous kernel, blocking all DMA";
+	int luo, session, ram_fd, st_fd, ret;
+	volatile uint8_t *bar;
+	uint64_t gsts = 0, phys;
+	uint16_t cmd = 0;
+	struct state *s;
+	uint8_t *ram;
+
+	ktap_begin(SESSION, 2, 6);
+	luo = luo_open();
+	session = luo >= 0 ? luo_retrieve_session(luo, SESSION) : luo;
+	ram_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_RAM) : -1;
+	st_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_STATE) : -1;
+	ram = ram_fd >= 0 ? map_shared(ram_fd, RAM_SIZE) : NULL;
+	s = st_fd >= 0 ? map_shared(st_fd, sizeof(*s)) : NULL;
+	CHECK_OR_BAIL(ram && s && s->magic == STATE_MAGIC,
+		      "session, RAM and state memfds retrieved");
+
+	ktap_check(kmsg_count(refused) == 1,
+		   "the unit's scalable-mode tables were refused under sm_off (\"%s\" logged once)",
+		   refused);
+	ret = vtd_register("GSTS", &gsts);
+	ktap_check(!ret && (gsts & GSTS_TES),
+		   "translation is on (GSTS 0x%" PRIx64 ")", gsts);
+
+	pci_config_read(s->bdf, PCI_COMMAND, &cmd, sizeof(cmd));
+	bar = pci_bar_map(s->bdf, 0, 4096);
+	CHECK_OR_BAIL(bar && edu_present(bar) && (cmd & PCI_COMMAND_MASTER),
+		      "edu %s still bus master (command 0x%04x), BAR0 mapped",
+		      s->bdf, cmd);
+
+	/* Pattern in the edu's buffer, then writes that must go nowhere. */
+	memcpy(snapshot, ram, RAM_SIZE);
+	ktap_check(dma_faults(bar, s->bdf, IOVA + TARGET_OFF, ram, snapshot),
+		   "a DMA to its preserved IOVA 0x%lx faults, RAM untouched",
+		   IOVA + TARGET_OFF);
+	phys = s->pfn[TARGET_OFF / PAGE_SIZE] << 12;
+	ktap_check(dma_faults(bar, s->bdf, phys, ram, snapshot),
+		   "a DMA to the physical address of that RAM page (0x%" PRIx64 ") faults: translation was never off",
+		   phys);
+	pci_bar_unmap(bar, 4096);
+	ktap_finish();
+}
+
+int main(void)
+{
+	if (lutest_stage() == 1)
+		stage1();
+	stage2();
+}
