@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * edu-dma-adoption-refused: the failure policy of the DMA-continuity
- * contract (DESIGN.md 3.7). The edu's translation is preserved as in
- * edu-dma-across-kexec, but the next kernel boots with "intel_iommu=sm_off"
- * while the unit's tables are in scalable mode, so it must refuse to adopt
- * them. It must then keep translation on and block the device, never turn
- * translation off: a DMA by the still bus-mastering edu to its old IOVA
- * faults, and so does a DMA to the physical address of a page of guest
- * RAM, which is where it would land if translation were off.
+ * edu-dma-cmdline-change: the next kernel's command line disagrees with
+ * the translation the edu keeps across the kexec (preserved as in
+ * edu-dma-across-kexec). Translation must never be turned off under the
+ * still bus-mastering device (DESIGN.md 3.2 and 3.7):
  *
- * Runs in a scalable mode only (stage 1 needs tables that sm_off cannot
- * read).
+ * - legacy mode, next kernel with "intel_iommu=off": the IOMMU is kept on
+ *   and the tables adopted; a new DMA through the preserved IOVA lands;
+ * - scalable mode, next kernel with "intel_iommu=sm_off": the tables are
+ *   in a format that kernel cannot use, so it refuses them, keeps
+ *   translation on and blocks the device; a DMA to the preserved IOVA
+ *   faults.
+ *
+ * In both, a DMA to the physical address of a page of guest RAM, where it
+ * would land with translation off, faults and RAM stays untouched.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,7 +29,7 @@
 #include "vfio.h"
 #include "vtd.h"
 
-#define SESSION		"edu-dma-adoption-refused"
+#define SESSION		"edu-dma-cmdline-change"
 #define TOKEN_RAM	1
 #define TOKEN_STATE	2
 #define TOKEN_IOMMUFD	3
@@ -38,6 +41,7 @@
 #define SRC_OFF		0x1000UL
 #define CHECK_OFF	0x10000UL
 #define TARGET_OFF	0x123000UL	/* the page written after the kexec */
+#define DST_OFF		0x124000UL	/* a round trip after the kexec */
 #define SEED		0x72656675u
 #define GSTS_TES	(1ULL << 31)
 
@@ -47,6 +51,26 @@ struct state {
 	uint64_t pfn[NPAGES];
 };
 #define STATE_MAGIC	0x726566757365ULL
+
+/* What the next kernel is told, and what it must make of it. */
+static bool scalable(void)
+{
+	const char *mode = lutest_cmdline_arg("luvtd");
+
+	return mode && strcmp(mode, "legacy");
+}
+
+static const char *next_cmdline(void)
+{
+	return scalable() ? "intel_iommu=sm_off" : "intel_iommu=off";
+}
+
+static const char *expected_log(void)
+{
+	return scalable() ?
+		"cannot adopt the tables of the previous kernel, blocking all DMA" :
+		"translation was left on for preserved devices: keeping the IOMMU on";
+}
 
 static void stage1(void)
 {
@@ -85,8 +109,8 @@ static void stage1(void)
 	ktap_info("expect-translation-never-off");
 	CHECK_OR_BAIL(!pagemap_pfns(ram, RAM_SIZE, s->pfn),
 		      "page frames of guest RAM recorded");
-	CHECK_OR_BAIL(!kexec_load_next_args(2, "intel_iommu=sm_off"),
-		      "next kernel loaded, with intel_iommu=sm_off");
+	CHECK_OR_BAIL(!kexec_load_next_args(2, next_cmdline()),
+		      "next kernel loaded, with %s", next_cmdline());
 	fflush(stdout);
 	kexec_reboot();
 	ktap_bail("reboot(KEXEC) returned: %s", strerror(errno));
@@ -107,10 +131,23 @@ static bool dma_faults(volatile uint8_t *bar, const char *bdf, uint64_t addr,
 	return faulted && !memcmp(ram, snapshot, RAM_SIZE);
 }
 
+/* A page of RAM whose physical address is not also a mapped IOVA. */
+static uint64_t unmapped_phys(const struct state *s)
+{
+	unsigned long i;
+
+	for (i = TARGET_OFF / PAGE_SIZE; i < NPAGES; i++) {
+		uint64_t phys = s->pfn[i] << 12;
+
+		if (phys < IOVA || phys >= IOVA + RAM_SIZE)
+			return phys;
+	}
+	return 0;
+}
+
 static void stage2(void)
 {
 	static uint8_t snapshot[RAM_SIZE];
-	const char *refused = "cannot adopt the tables of the previous kernel, blocking all DMA";
 	int luo, session, ram_fd, st_fd, ret;
 	volatile uint8_t *bar;
 	uint64_t gsts = 0, phys;
@@ -128,9 +165,9 @@ static void stage2(void)
 	CHECK_OR_BAIL(ram && s && s->magic == STATE_MAGIC,
 		      "session, RAM and state memfds retrieved");
 
-	ktap_check(kmsg_count(refused) == 1,
-		   "the unit's scalable-mode tables were refused under sm_off (\"%s\" logged once)",
-		   refused);
+	ktap_check(kmsg_count(expected_log()) == 1,
+		   "booted with %s: \"%s\" logged once", next_cmdline(),
+		   expected_log());
 	ret = vtd_register("GSTS", &gsts);
 	ktap_check(!ret && (gsts & GSTS_TES),
 		   "translation is on (GSTS 0x%" PRIx64 ")", gsts);
@@ -141,14 +178,25 @@ static void stage2(void)
 		      "edu %s still bus master (command 0x%04x), BAR0 mapped",
 		      s->bdf, cmd);
 
-	/* Pattern in the edu's buffer, then writes that must go nowhere. */
+	if (scalable()) {
+		memcpy(snapshot, ram, RAM_SIZE);
+		ktap_check(dma_faults(bar, s->bdf, IOVA + TARGET_OFF, ram, snapshot),
+			   "the device is blocked: a DMA to its preserved IOVA 0x%lx faults, RAM untouched",
+			   IOVA + TARGET_OFF);
+	} else {
+		pattern_fill(ram + TARGET_OFF, EDU_BUF_SIZE, SEED + 1);
+		ktap_check(edu_dma_from_ram(bar, IOVA + TARGET_OFF, 0, EDU_BUF_SIZE) &&
+			   edu_dma_to_ram(bar, IOVA + DST_OFF, 0, EDU_BUF_SIZE) &&
+			   pattern_check(ram + DST_OFF, EDU_BUF_SIZE, SEED + 1) < 0,
+			   "the translation was adopted: a DMA round trip through IOVA 0x%lx lands",
+			   IOVA + TARGET_OFF);
+	}
+
+	/* The edu's buffer holds a pattern; writes must go nowhere. */
 	memcpy(snapshot, ram, RAM_SIZE);
-	ktap_check(dma_faults(bar, s->bdf, IOVA + TARGET_OFF, ram, snapshot),
-		   "a DMA to its preserved IOVA 0x%lx faults, RAM untouched",
-		   IOVA + TARGET_OFF);
-	phys = s->pfn[TARGET_OFF / PAGE_SIZE] << 12;
-	ktap_check(dma_faults(bar, s->bdf, phys, ram, snapshot),
-		   "a DMA to the physical address of that RAM page (0x%" PRIx64 ") faults: translation was never off",
+	phys = unmapped_phys(s);
+	ktap_check(phys && dma_faults(bar, s->bdf, phys, ram, snapshot),
+		   "a DMA to the physical address of a RAM page (0x%" PRIx64 ") faults: translation was never off",
 		   phys);
 	pci_bar_unmap(bar, 4096);
 	ktap_finish();
