@@ -11,6 +11,10 @@
 RESULTS=$LOGS/results.txt
 passed=0 failed=0 xfailed=0
 rows=()
+# The test x VT-d mode matrix: its rows, in tests.list order, and cells.
+MODES=(legacy:39 legacy:48 sm:39 sm:48 sm-fl:48)
+matrix_tests=()
+declare -A cell
 t0=$(now)
 
 row() {	# name mode result seconds [reason]
@@ -104,6 +108,9 @@ if step kernel-build "$TOP/scripts/build-kernel.sh" &&
 			[ -n "$verdict" ] || { verdict=FAIL secs=0 reason="no result from vm.sh"; }
 			reason="${retried:+$retried; }$reason"
 			row "$name" "$mode:$aw" "$verdict" "$secs" "$reason"
+			[[ " ${matrix_tests[*]} " == *" $name "* ]] ||
+				matrix_tests+=("$name")
+			cell[$name $mode:$aw]=$verdict
 			msg "$name $mode:$aw $verdict ${secs}s"
 		done
 	done < "$TOP/tests.list"
@@ -111,6 +118,20 @@ fi
 
 printf '\n%-24s %-10s %-7s %7s  %s\n' test vt-d result seconds note
 printf '%s\n' "${rows[@]}"
+matrix() {
+	local t m
+	printf '\n%-24s' 'test \ vt-d:aw-bits'
+	printf ' %-9s' "${MODES[@]}"
+	printf '\n'
+	for t in "${matrix_tests[@]}"; do
+		printf '%-24s' "$t"
+		for m in "${MODES[@]}"; do
+			printf ' %-9s' "${cell[$t $m]:--}"
+		done
+		printf '\n'
+	done
+}
+[ ${#matrix_tests[@]} -eq 0 ] || matrix
 printf '\nlogs: %s\n' "$LOGS"
 printf 'total: %s s\n' "$(elapsed "$t0")"
 printf 'xfail: %d (expected failures, not counted as passed)\n' "$xfailed"

@@ -232,8 +232,11 @@ static int enable_bus_master(struct vdev *v)
 	return vdev_config_write(v, PCI_COMMAND, &cmd, sizeof(cmd));
 }
 
-/* Bind @v->cdev to a new iommufd, attach it to a fresh IOAS, map BAR0. */
-static int vdev_attach(struct vdev *v)
+/*
+ * Bind @v->cdev to a new iommufd, attach it to a fresh IOAS, map BAR0; or,
+ * with @share, to @share's iommufd and HWPT.
+ */
+static int vdev_attach(struct vdev *v, const struct vdev *share)
 {
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
 	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
@@ -241,17 +244,23 @@ static int vdev_attach(struct vdev *v)
 	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
 	int ret;
 
-	v->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	v->iommufd = share ? fcntl(share->iommufd, F_DUPFD_CLOEXEC, 0) :
+			     open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	STEP(v, "open /dev/iommu", v->iommufd < 0 ? -errno : 0);
 	bind.iommufd = v->iommufd;
 	STEP(v, "VFIO_DEVICE_BIND_IOMMUFD", IOCTL(v->cdev, VFIO_DEVICE_BIND_IOMMUFD, &bind));
 	v->devid = bind.out_devid;
-	STEP(v, "IOMMU_IOAS_ALLOC", IOCTL(v->iommufd, IOMMU_IOAS_ALLOC, &ioas));
-	v->ioas = ioas.out_ioas_id;
-	hwpt.dev_id = v->devid;
-	hwpt.pt_id = v->ioas;
-	STEP(v, "IOMMU_HWPT_ALLOC", IOCTL(v->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
-	v->hwpt = hwpt.out_hwpt_id;
+	if (share) {
+		v->ioas = share->ioas;
+		v->hwpt = share->hwpt;
+	} else {
+		STEP(v, "IOMMU_IOAS_ALLOC", IOCTL(v->iommufd, IOMMU_IOAS_ALLOC, &ioas));
+		v->ioas = ioas.out_ioas_id;
+		hwpt.dev_id = v->devid;
+		hwpt.pt_id = v->ioas;
+		STEP(v, "IOMMU_HWPT_ALLOC", IOCTL(v->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
+		v->hwpt = hwpt.out_hwpt_id;
+	}
 	attach.pt_id = v->hwpt;
 	STEP(v, "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
 	     IOCTL(v->cdev, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach));
@@ -266,6 +275,11 @@ fail:
 
 int vdev_open(struct vdev *v, const char *bdf)
 {
+	return vdev_open_shared(v, bdf, NULL);
+}
+
+int vdev_open_shared(struct vdev *v, const char *bdf, const struct vdev *share)
+{
 	int ret;
 
 	memset(v, 0, sizeof(*v));
@@ -274,7 +288,7 @@ int vdev_open(struct vdev *v, const char *bdf)
 
 	STEP(v, "bind vfio-pci", pci_bind(bdf, "vfio-pci"));
 	STEP(v, "open cdev", v->cdev = open_cdev(bdf));
-	ret = vdev_attach(v);
+	ret = vdev_attach(v, share);
 	if (ret)
 		return ret;
 	STEP(v, "enable bus mastering", enable_bus_master(v));

@@ -44,6 +44,11 @@ void pci_bar_unmap(volatile uint8_t *bar, size_t len);
  * opened so far closed again.
  */
 int vdev_open(struct vdev *v, const char *bdf);
+/*
+ * The same, but bound to @share's iommufd (a duplicate fd of it) and
+ * attached to @share's HWPT, so that both devices use one domain.
+ */
+int vdev_open_shared(struct vdev *v, const char *bdf, const struct vdev *share);
 void vdev_close(struct vdev *v);
 int vdev_map_file(struct vdev *v, int memfd, uint64_t start, uint64_t len,
 		  uint64_t iova);
