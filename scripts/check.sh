@@ -88,8 +88,10 @@ if step kernel-build "$TOP/scripts/build-kernel.sh" &&
 		case "$name" in ''|'#'*) continue ;; esac
 		xfail=0
 		[[ " $modes " == *" xfail "* ]] && xfail=1
-		for m in ${modes% xfail}; do
-			[ "$m" = xfail ] && continue
+		export VM_MEM=2G
+		[[ " $modes " =~ \ mem=([0-9]+[MG])\  ]] && VM_MEM=${BASH_REMATCH[1]}
+		for m in $modes; do
+			[[ "$m" == *:* ]] || continue
 			if [ -n "${ONLY:-}" ] && ! grep -qE "$ONLY" <<< "$name $m"; then
 				continue
 			fi

@@ -63,7 +63,7 @@ start=$(now)
 # NVMe controller (an SR-IOV PF without one).
 set +e
 timeout "$TIMEOUT" qemu-system-x86_64 \
-	-M "$machine" "${accel[@]}" -cpu max,la57=off -smp 2 -m 2G \
+	-M "$machine" "${accel[@]}" -cpu max,la57=off -smp 2 -m "${VM_MEM:-2G}" \
 	-device "$iommu" \
 	-device edu,addr=0x4,dma_mask=0xffffffffffffffff \
 	-device pcie-root-port,id=rp1,chassis=1,slot=1,addr=0x5,bus-reserve=4 \

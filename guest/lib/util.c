@@ -229,7 +229,9 @@ int kmsg_count(const char *needle)
 	return kmsg_count_with(needle, NULL);
 }
 
-int kmsg_count_with(const char *needle, const char *also)
+/* Count the records with @needle (and @also); copy the text of the last. */
+static int kmsg_scan(const char *needle, const char *also, char *last,
+		     size_t len)
 {
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	char rec[2048];
@@ -245,11 +247,25 @@ int kmsg_count_with(const char *needle, const char *also)
 		if (n <= 0)
 			break;
 		rec[n] = 0;
-		if (strstr(rec, needle) && (!also || strstr(rec, also)))
-			count++;
+		if (!strstr(rec, needle) || (also && !strstr(rec, also)))
+			continue;
+		count++;
+		if (last)
+			snprintf(last, len, "%s", strchr(rec, ';') ?
+				 strchr(rec, ';') + 1 : rec);
 	}
 	close(fd);
 	return count;
+}
+
+int kmsg_count_with(const char *needle, const char *also)
+{
+	return kmsg_scan(needle, also, NULL, 0);
+}
+
+bool kmsg_last(const char *needle, char *line, size_t len)
+{
+	return kmsg_scan(needle, NULL, line, len) > 0;
 }
 
 int read_file(const char *path, char *buf, size_t len)

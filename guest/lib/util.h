@@ -49,6 +49,8 @@ bool kmsg_wait_for(int kmsg, const char *needle, int ms, char *line, size_t len)
 int kmsg_count(const char *needle);
 /* The same for lines that contain both @needle and @also (if not NULL). */
 int kmsg_count_with(const char *needle, const char *also);
+/* The text of the last line in the log with @needle; false if none. */
+bool kmsg_last(const char *needle, char *line, size_t len);
 
 int read_file(const char *path, char *buf, size_t len);
 int write_file(const char *path, const char *s);

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * edu-dma-large: guest RAM laid out more like a VM's. A 1 GiB sealed memfd
+ * backed by 2M shmem folios is mapped for the edu in two ranges:
+ *
+ *   low:  file 0 - 512M at IOVA 1G, 2M-aligned: mapped with 2M pages;
+ *   high: file 512M - 1G at IOVA 4G + 4K, above 4 GiB and misaligned by
+ *         4K: the IOMMU can only map it with 4K pages.
+ *
+ * The number of page-table pages the kernel preserves for the domain must
+ * equal the number the domain took (vmstat's nr_iommu_pages grows by that
+ * much when the ranges are mapped, the top table aside), and the next
+ * kernel must adopt exactly as many. Across the kexec, a DMA lands above
+ * 4 GiB, and afterwards DMA goes to the first, the last and some random
+ * pages of each range, each landing at its own offset of the memfd.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "edu.h"
+#include "ktap.h"
+#include "luo.h"
+#include "util.h"
+#include "vfio.h"
+
+#define SESSION		"edu-dma-large"
+#define TOKEN_RAM	1
+#define TOKEN_STATE	2
+#define TOKEN_IOMMUFD	3
+#define TOKEN_CDEV	4
+#define HWPT_TOKEN	0x6c617267ULL
+
+#define SZ_2M		(2UL << 20)
+#define RAM_SIZE	(1UL << 30)
+#define HALF		(RAM_SIZE / 2)
+#define NPAGES		(RAM_SIZE / PAGE_SIZE)
+#define LOW_IOVA	(1UL << 30)
+#define HIGH_IOVA	((4UL << 30) + PAGE_SIZE)
+#define SRC_OFF		0UL			/* what the edu reads */
+#define TARGET_OFF	(HALF + 0x1234000UL)	/* written at kexec (high) */
+#define NR_PROBES	8			/* pages checked per range */
+#define SEED		0x6c617267u
+
+struct range {
+	const char *name;
+	uint64_t file_off;
+	uint64_t iova;
+};
+
+static const struct range ranges[] = {
+	{ "low (2M pages, below 4G)", 0, LOW_IOVA },
+	{ "high (4K pages, above 4G)", HALF, HIGH_IOVA },
+};
+
+struct state {
+	uint64_t magic;
+	char bdf[32];
+	uint64_t tables;		/* preserved, as the kernel said */
+	uint64_t pfn[NPAGES];
+};
+#define STATE_MAGIC	0x6c61726765000000ULL
+
+static uint64_t iova_of(uint64_t off)
+{
+	return off < HALF ? LOW_IOVA + off : HIGH_IOVA + off - HALF;
+}
+
+/* vmstat's count of IOMMU page-table pages, with the per-CPU deltas folded. */
+static long iommu_pages(void)
+{
+	static const char name[] = "\nnr_iommu_pages ";
+	static char buf[65536];
+	char *p;
+	int ret;
+
+	ret = write_file("/proc/sys/vm/stat_refresh", "1");
+	if (ret) {
+		ktap_info("vm/stat_refresh: %s", strerror(-ret));
+		return -1;
+	}
+	ret = read_file("/proc/vmstat", buf, sizeof(buf));
+	if (ret < 0) {
+		ktap_info("/proc/vmstat: %s", strerror(-ret));
+		return -1;
+	}
+	p = strstr(buf, name);
+	return p ? strtol(p + strlen(name), NULL, 10) : -1;
+}
+
+/* M of the kernel's last "domain N: FMT page table of M pages @what". */
+static long kernel_tables(const char *what)
+{
+	static const char of[] = " page table of ";
+	char line[512], *p;
+
+	if (!kmsg_last(what, line, sizeof(line)) || !(p = strstr(line, of)))
+		return -1;
+	return strtol(p + strlen(of), NULL, 10);
+}
+
+/* Count the 2M folios of @ram: pages whose frames continue a 2M run. */
+static unsigned long huge_runs(const uint64_t *pfn, unsigned long npages)
+{
+	unsigned long i, runs = 0;
+
+	for (i = 0; i + 512 <= npages; i += 512)
+		if (!(pfn[i] & 511) && pfn[i + 511] == pfn[i] + 511)
+			runs++;
+	return runs;
+}
+
+static void stage1(void)
+{
+	long before, after, preserved;
+	int luo, session, ram_fd, st_fd;
+	unsigned long i, runs;
+	struct state *s;
+	struct vdev v;
+	uint8_t *ram;
+	bool ok;
+
+	ktap_begin(SESSION, 1, 10);
+	luo = luo_open();
+	session = luo >= 0 ? luo_create_session(luo, SESSION) : luo;
+	CHECK_OR_BAIL(session >= 0, "LUO session created");
+
+	CHECK_OR_BAIL(!write_file("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+				  "always"),
+		      "shmem backed by transparent huge pages");
+	ram_fd = memfd_sealed("guest-ram", RAM_SIZE);
+	st_fd = memfd_sealed("state", sizeof(*s));
+	ram = ram_fd >= 0 ? map_shared(ram_fd, RAM_SIZE) : NULL;
+	s = st_fd >= 0 ? map_shared(st_fd, sizeof(*s)) : NULL;
+	CHECK_OR_BAIL(ram && s, "1 GiB guest RAM memfd, sealed");
+	s->magic = STATE_MAGIC;
+
+	CHECK_OR_BAIL(!pci_find(EDU_VENDOR, EDU_DEVICE, 0, s->bdf, sizeof(s->bdf)) &&
+		      !vdev_open(&v, s->bdf), "edu %s assigned", s->bdf);
+	for (i = 0; i < RAM_SIZE; i += PAGE_SIZE)
+		ram[i] = 0;	/* allocate it all, in 2M folios where it can */
+	before = iommu_pages();
+	ok = true;
+	for (i = 0; i < 2 && ok; i++) {
+		int ret = vdev_map_file(&v, ram_fd, ranges[i].file_off, HALF,
+					ranges[i].iova);
+
+		if (ret)
+			ktap_info("mapping %s: %s", ranges[i].name, strerror(-ret));
+		ok = !ret;
+	}
+	after = iommu_pages();
+	ktap_info("nr_iommu_pages %ld before the mapping, %ld after", before, after);
+	CHECK_OR_BAIL(ok && before >= 0 && after > before,
+		      "mapped %s at IOVA 0x%lx and %s at IOVA 0x%lx: the domain took %ld page-table pages",
+		      ranges[0].name, LOW_IOVA, ranges[1].name, HIGH_IOVA,
+		      after - before);
+
+	/* Pinned now: the frames are final (a pin migrates out of CMA). */
+	ok = !pagemap_pfns(ram, RAM_SIZE, s->pfn);
+	runs = ok ? huge_runs(s->pfn, NPAGES) : 0;
+	/* Where a 2M folio could not be had, 4K ones map it: say how many. */
+	CHECK_OR_BAIL(ok && runs >= RAM_SIZE / SZ_2M / 2,
+		      "page frames recorded, %lu of the %lu 2M blocks in 2M folios",
+		      runs, RAM_SIZE / SZ_2M);
+
+	pattern_fill(ram + SRC_OFF, EDU_BUF_SIZE, SEED);
+	CHECK_OR_BAIL(edu_dma_from_ram(v.bar0, iova_of(SRC_OFF), 0, EDU_BUF_SIZE),
+		      "the edu read its buffer from guest RAM");
+	CHECK_OR_BAIL(!vdev_mark_hwpt(&v, HWPT_TOKEN) &&
+		      !luo_preserve_fd(session, ram_fd, TOKEN_RAM) &&
+		      !luo_preserve_fd(session, st_fd, TOKEN_STATE) &&
+		      !luo_preserve_fd(session, v.iommufd, TOKEN_IOMMUFD) &&
+		      !luo_preserve_fd(session, v.cdev, TOKEN_CDEV),
+		      "HWPT marked; memfds, iommufd and cdev preserved");
+	ktap_info("expect-translation-never-off");
+
+	/* The top table was there before the mapping. */
+	preserved = kernel_tables("pages preserved");
+	s->tables = preserved;
+	CHECK_OR_BAIL(preserved == after - before + 1,
+		      "page-table pages: %ld preserved, %ld taken by the mapping + the top table",
+		      preserved, after - before);
+	CHECK_OR_BAIL(!kexec_load_next(2), "next kernel loaded");
+	fflush(stdout);
+	edu_dma_start(v.bar0, iova_of(TARGET_OFF), 0, EDU_BUF_SIZE, true);
+	kexec_reboot();
+	ktap_bail("reboot(KEXEC) returned: %s", strerror(errno));
+}
+
+/* The edu copies a fresh pattern from SRC_OFF to @off; true if it lands. */
+static bool dma_lands(volatile uint8_t *bar, uint8_t *ram, uint64_t off)
+{
+	uint32_t seed = SEED ^ (uint32_t)(off >> 12);
+	bool ok;
+
+	pattern_fill(ram + SRC_OFF, EDU_BUF_SIZE, seed);
+	ok = edu_dma_from_ram(bar, iova_of(SRC_OFF), 0, EDU_BUF_SIZE) &&
+	     edu_dma_to_ram(bar, iova_of(off), 0, EDU_BUF_SIZE) &&
+	     pattern_check(ram + off, EDU_BUF_SIZE, seed) < 0;
+	return ok;
+}
+
+static void check_range(volatile uint8_t *bar, uint8_t *ram, int r)
+{
+	uint64_t first = ranges[r].file_off, last = first + HALF - PAGE_SIZE;
+	uint64_t off[NR_PROBES];
+	int i, landed = 0;
+
+	off[0] = first + PAGE_SIZE;	/* the source page is the very first */
+	off[1] = last;
+	for (i = 2; i < NR_PROBES; i++)
+		off[i] = first + ((uint64_t)rand() % (HALF / PAGE_SIZE)) * PAGE_SIZE;
+	for (i = 0; i < NR_PROBES; i++) {
+		if (off[i] == SRC_OFF || off[i] == TARGET_OFF)
+			off[i] += PAGE_SIZE;
+		landed += dma_lands(bar, ram, off[i]);
+	}
+	ktap_check(landed == NR_PROBES,
+		   "%s: DMA to %d of %d pages (first, last, random) landed where they map",
+		   ranges[r].name, landed, NR_PROBES);
+}
+
+static void stage2(void)
+{
+	int luo, session, ram_fd, st_fd, r, moved = 0;
+	volatile uint8_t *bar;
+	static uint64_t pfn[NPAGES];
+	struct state *s;
+	unsigned long i;
+	uint8_t *ram;
+	long adopted;
+
+	ktap_begin(SESSION, 2, 6);
+	luo = luo_open();
+	session = luo >= 0 ? luo_retrieve_session(luo, SESSION) : luo;
+	ram_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_RAM) : -1;
+	st_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_STATE) : -1;
+	ram = ram_fd >= 0 ? map_shared(ram_fd, RAM_SIZE) : NULL;
+	s = st_fd >= 0 ? map_shared(st_fd, sizeof(*s)) : NULL;
+	CHECK_OR_BAIL(ram && s && s->magic == STATE_MAGIC,
+		      "session, RAM and state memfds retrieved");
+
+	if (!pagemap_pfns(ram, RAM_SIZE, pfn))
+		for (i = 0; i < NPAGES; i++)
+			moved += pfn[i] != s->pfn[i];
+	else
+		moved = -1;
+	ktap_check(moved == 0, "1 GiB of RAM in the same %lu page frames (%d moved)",
+		   NPAGES, moved);
+
+	adopted = kernel_tables("pages adopted");
+	ktap_check(adopted == (long)s->tables,
+		   "page-table pages: %ld adopted, %" PRIu64 " preserved",
+		   adopted, s->tables);
+	ktap_check(pattern_check(ram + TARGET_OFF, EDU_BUF_SIZE, SEED) < 0,
+		   "the DMA in flight at the kexec landed at IOVA 0x%" PRIx64 " (above 4 GiB)",
+		   iova_of(TARGET_OFF));
+
+	bar = pci_bar_map(s->bdf, 0, 4096);
+	srand(s->pfn[0]);
+	for (r = 0; r < 2; r++)
+		check_range(bar, ram, r);
+	pci_bar_unmap(bar, 4096);
+	ktap_finish();
+}
+
+int main(void)
+{
+	if (lutest_stage() == 1)
+		stage1();
+	stage2();
+}
