@@ -109,11 +109,11 @@ if step kernel-build "$TOP/scripts/build-kernel.sh" &&
 			read -r _ t mode aw verdict secs reason <<< "$line"
 			[ -n "$verdict" ] || { verdict=FAIL secs=0 reason="no result from vm.sh"; }
 			reason="${retried:+$retried; }$reason"
-			row "$name" "$mode:$aw" "$verdict" "$secs" "$reason"
+			row "$name" "$m" "$verdict" "$secs" "$reason"
 			[[ " ${matrix_tests[*]} " == *" $name "* ]] ||
 				matrix_tests+=("$name")
-			cell[$name $mode:$aw]=$verdict
-			msg "$name $mode:$aw $verdict ${secs}s"
+			cell[$name $m]=$verdict
+			msg "$name $m $verdict ${secs}s"
 		done
 	done < "$TOP/tests.list"
 fi

@@ -80,6 +80,7 @@ unexpected=$( {
 		return a == "" ? "0" : a
 	}
 	$1 == "expect" { want[page($2)] = 1; n++; next }
+	/clamping/ { print; exit }	# an edu that cannot reach its IOVA
 	{
 		if (match($0, /(addr |iova=)0x[0-9a-fA-F]+/)) {
 			a = substr($0, RSTART, RLENGTH); sub(/.*0x/, "0x", a)
@@ -96,8 +97,12 @@ fi
 # translation-never-off": QEMU's trace of the VT-d enable bit must then show
 # no disable but the final power-off's, whichever boot turned it off.
 if grep -q '^# expect-translation-never-off$' "$KTAP"; then
-	off=$(grep -E '^vtd_dmar_enable ' "$DIR/qemu-trace.log" 2>/dev/null |
-	      sed '$d' | grep -c 'enable 0' || true)
+	events=$(grep -E '^vtd_dmar_enable ' "$DIR/qemu-trace.log" 2>/dev/null || true)
+	off=$(sed '$d' <<< "$events" | grep -c 'enable 0' || true)
+	if ! grep -q 'enable 1' <<< "$events"; then
+		echo "FAIL no VT-d enable in QEMU's trace: the never-off check has nothing to check"
+		exit 0
+	fi
 	if [ "$off" != 0 ]; then
 		echo "FAIL translation was turned off $off time(s) before the power-off (QEMU trace)"
 		exit 0

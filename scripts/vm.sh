@@ -40,7 +40,7 @@ if [ "${KVM:-0}" = 1 ]; then
 fi
 
 cmdline="console=ttyS0,115200 panic=-1 kho=on liveupdate=on retain_initrd"
-cmdline+=" intel_iommu=on luvtd=$MODE lutest=$TEST lustage=1 lustages=$STAGES"
+cmdline+=" intel_iommu=on luvtd=$MODE luaw=$AW lutest=$TEST lustage=1 lustages=$STAGES"
 [ "$XFAIL" = 1 ] && cmdline+=" luxfail=1"
 # KHO's scratch areas (lowmem, global, per node) hold every early memblock
 # allocation of the next kernel, KASAN's shadow (1/8 of RAM) included. The

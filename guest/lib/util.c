@@ -234,7 +234,7 @@ static int kmsg_scan(const char *needle, const char *also, char *last,
 		     size_t len)
 {
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	char rec[2048];
+	char rec[8192];
 	int count = 0;
 	ssize_t n;
 
@@ -242,6 +242,7 @@ static int kmsg_scan(const char *needle, const char *also, char *last,
 		return -errno;
 	for (;;) {
 		n = read(fd, rec, sizeof(rec) - 1);
+		/* Overwritten records: keep reading (rec fits any record). */
 		if (n < 0 && errno == EPIPE)
 			continue;
 		if (n <= 0)

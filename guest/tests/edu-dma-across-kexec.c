@@ -333,7 +333,7 @@ static void check_landing(const struct state *s, const uint8_t *ram)
 	char why[256];
 
 	describe_landing(s, ram + TARGET_OFF, why, sizeof(why));
-	CONTINUITY(landed, why, "DMA in flight at kexec landed at IOVA 0x%lx",
+	CONTINUITY(landed, why, "DMA started just before reboot(KEXEC) landed at IOVA 0x%lx",
 		   IOVA + TARGET_OFF);
 }
 

@@ -42,6 +42,7 @@
 #define HIGH_IOVA	((4UL << 30) + PAGE_SIZE)
 #define SRC_OFF		0UL			/* what the edu reads */
 #define TARGET_OFF	(HALF + 0x1234000UL)	/* written at kexec (high) */
+#define CHECK_OFF	(HALF + 0x2345000UL)	/* round trip before (high) */
 #define NR_PROBES	8			/* pages checked per range */
 #define SEED		0x6c617267u
 
@@ -63,6 +64,14 @@ struct state {
 	uint64_t pfn[NPAGES];
 };
 #define STATE_MAGIC	0x6c61726765000000ULL
+
+/* The VT-d address width of this run (vm.sh: luaw=). */
+static int aw_bits(void)
+{
+	const char *aw = lutest_cmdline_arg("luaw");
+
+	return aw ? atoi(aw) : 0;
+}
 
 static uint64_t iova_of(uint64_t off)
 {
@@ -115,7 +124,8 @@ static unsigned long huge_runs(const uint64_t *pfn, unsigned long npages)
 
 static void stage1(void)
 {
-	long before, after, preserved;
+	long before, after, preserved, expected;
+	unsigned long low_4k;
 	int luo, session, ram_fd, st_fd;
 	unsigned long i, runs;
 	struct state *s;
@@ -138,8 +148,9 @@ static void stage1(void)
 	CHECK_OR_BAIL(ram && s, "1 GiB guest RAM memfd, sealed");
 	s->magic = STATE_MAGIC;
 
-	CHECK_OR_BAIL(!pci_find(EDU_VENDOR, EDU_DEVICE, 0, s->bdf, sizeof(s->bdf)) &&
-		      !vdev_open(&v, s->bdf), "edu %s assigned", s->bdf);
+	/* The edu that can address all of RAM (vm.sh: dma_mask) */
+	snprintf(s->bdf, sizeof(s->bdf), "0000:00:04.0");
+	CHECK_OR_BAIL(!vdev_open(&v, s->bdf), "edu %s assigned", s->bdf);
 	for (i = 0; i < RAM_SIZE; i += PAGE_SIZE)
 		ram[i] = 0;	/* allocate it all, in 2M folios where it can */
 	before = iommu_pages();
@@ -162,14 +173,24 @@ static void stage1(void)
 	/* Pinned now: the frames are final (a pin migrates out of CMA). */
 	ok = !pagemap_pfns(ram, RAM_SIZE, s->pfn);
 	runs = ok ? huge_runs(s->pfn, NPAGES) : 0;
-	/* Where a 2M folio could not be had, 4K ones map it: say how many. */
-	CHECK_OR_BAIL(ok && runs >= RAM_SIZE / SZ_2M / 2,
-		      "page frames recorded, %lu of the %lu 2M blocks in 2M folios",
-		      runs, RAM_SIZE / SZ_2M);
+	low_4k = ok ? HALF / SZ_2M - huge_runs(s->pfn, HALF / PAGE_SIZE) : 0;
+	/*
+	 * What the two ranges need: the low one a directory of 2M entries
+	 * and one 4K table per 2M block not in a 2M folio; the high one a
+	 * directory and 257 4K tables (512 MiB misaligned by 4K); with 48
+	 * address bits, one more level above the directories.
+	 */
+	expected = 1 + low_4k + 1 + 257 + (aw_bits() == 48);
+	CHECK_OR_BAIL(ok && runs >= RAM_SIZE / SZ_2M / 2 &&
+		      after - before == expected,
+		      "%lu of the %lu 2M blocks in 2M folios: %ld page-table pages expected for 2M and 4K IOMMU pages, %ld taken",
+		      runs, RAM_SIZE / SZ_2M, expected, after - before);
 
 	pattern_fill(ram + SRC_OFF, EDU_BUF_SIZE, SEED);
-	CHECK_OR_BAIL(edu_dma_from_ram(v.bar0, iova_of(SRC_OFF), 0, EDU_BUF_SIZE),
-		      "the edu read its buffer from guest RAM");
+	CHECK_OR_BAIL(edu_dma_from_ram(v.bar0, iova_of(SRC_OFF), 0, EDU_BUF_SIZE) &&
+		      edu_dma_to_ram(v.bar0, iova_of(CHECK_OFF), 0, EDU_BUF_SIZE) &&
+		      pattern_check(ram + CHECK_OFF, EDU_BUF_SIZE, SEED) < 0,
+		      "a DMA round trip from the low range to the high one works");
 	CHECK_OR_BAIL(!vdev_mark_hwpt(&v, HWPT_TOKEN) &&
 		      !luo_preserve_fd(session, ram_fd, TOKEN_RAM) &&
 		      !luo_preserve_fd(session, st_fd, TOKEN_STATE) &&
@@ -198,9 +219,13 @@ static bool dma_lands(volatile uint8_t *bar, uint8_t *ram, uint64_t off)
 	bool ok;
 
 	pattern_fill(ram + SRC_OFF, EDU_BUF_SIZE, seed);
+	memset(ram + off, 0, EDU_BUF_SIZE);	/* a repeated probe starts afresh */
 	ok = edu_dma_from_ram(bar, iova_of(SRC_OFF), 0, EDU_BUF_SIZE) &&
 	     edu_dma_to_ram(bar, iova_of(off), 0, EDU_BUF_SIZE) &&
 	     pattern_check(ram + off, EDU_BUF_SIZE, seed) < 0;
+	if (!ok)
+		ktap_info("no DMA landed at offset 0x%" PRIx64 " (IOVA 0x%" PRIx64 ")",
+			  off, iova_of(off));
 	return ok;
 }
 
@@ -215,7 +240,8 @@ static void check_range(volatile uint8_t *bar, uint8_t *ram, int r)
 	for (i = 2; i < NR_PROBES; i++)
 		off[i] = first + ((uint64_t)rand() % (HALF / PAGE_SIZE)) * PAGE_SIZE;
 	for (i = 0; i < NR_PROBES; i++) {
-		if (off[i] == SRC_OFF || off[i] == TARGET_OFF)
+		if (off[i] == SRC_OFF || off[i] == TARGET_OFF ||
+		    off[i] == CHECK_OFF)
 			off[i] += PAGE_SIZE;
 		landed += dma_lands(bar, ram, off[i]);
 	}
@@ -234,7 +260,7 @@ static void stage2(void)
 	uint8_t *ram;
 	long adopted;
 
-	ktap_begin(SESSION, 2, 6);
+	ktap_begin(SESSION, 2, 7);
 	luo = luo_open();
 	session = luo >= 0 ? luo_retrieve_session(luo, SESSION) : luo;
 	ram_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_RAM) : -1;
@@ -257,10 +283,11 @@ static void stage2(void)
 		   "page-table pages: %ld adopted, %" PRIu64 " preserved",
 		   adopted, s->tables);
 	ktap_check(pattern_check(ram + TARGET_OFF, EDU_BUF_SIZE, SEED) < 0,
-		   "the DMA in flight at the kexec landed at IOVA 0x%" PRIx64 " (above 4 GiB)",
+		   "the DMA started just before reboot(KEXEC) landed at IOVA 0x%" PRIx64 " (above 4 GiB)",
 		   iova_of(TARGET_OFF));
 
 	bar = pci_bar_map(s->bdf, 0, 4096);
+	CHECK_OR_BAIL(bar && edu_present(bar), "edu %s BAR0 mapped", s->bdf);
 	srand(s->pfn[0]);
 	for (r = 0; r < 2; r++)
 		check_range(bar, ram, r);

@@ -14,7 +14,8 @@
  * (guest/tests/edu-dma-two-domains.sh and edu-dma-shared-hwpt.sh run it.)
  * Each edu's DMA in flight at the kexec must land, its VT-d entries and
  * domain id stay bit-identical, and a new DMA after the kexec land; the
- * root port keeps its bus numbers and ACS control.
+ * root port keeps its bus numbers (the next kernel boots with
+ * pci=assign-busses, under which it would renumber them) and ACS control.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -156,7 +157,9 @@ static void stage1(void)
 	ok = read_port(s->port_cfg, &s->port_acs);
 	CHECK_OR_BAIL(ok, "root port buses %u-%u, ACS control 0x%04x recorded",
 		      s->port_cfg[1], s->port_cfg[2], s->port_acs);
-	CHECK_OR_BAIL(!kexec_load_next(2), "next kernel loaded");
+	/* Under assign-busses Linux would renumber the port's buses itself. */
+	CHECK_OR_BAIL(!kexec_load_next_args(2, "pci=assign-busses"),
+		      "next kernel loaded, with pci=assign-busses");
 	fflush(stdout);
 	for (i = 0; i < NR_EDUS; i++)
 		edu_dma_start(v[i].bar0, IOVA + TARGET_OFF(i), 0, EDU_BUF_SIZE,
@@ -172,13 +175,14 @@ static void stage2(void)
 {
 	struct vtd_entry e;
 	uint8_t cfg[4] = {};
+	int adopted;
 	bool ok;
 	uint16_t acs = 0;
 	struct state *s;
 	int luo, session, ram_fd, st_fd, i;
 	uint8_t *ram;
 
-	ktap_begin(session_name(), 2, 1 + 3 * NR_EDUS + 1);
+	ktap_begin(session_name(), 2, 1 + 1 + 3 * NR_EDUS + 1);
 	luo = luo_open();
 	session = luo >= 0 ? luo_retrieve_session(luo, session_name()) : luo;
 	ram_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_RAM) : -1;
@@ -187,13 +191,17 @@ static void stage2(void)
 	s = st_fd >= 0 ? map_shared(st_fd, sizeof(*s)) : NULL;
 	CHECK_OR_BAIL(ram && s && s->magic == STATE_MAGIC,
 		      "session, RAM and state memfds retrieved");
+	adopted = kmsg_count("pages adopted");
+	ktap_check(adopted == (shared ? 1 : NR_EDUS),
+		   "%d page table(s) adopted: the domain%s restored once",
+		   adopted, shared ? " both edus share is" : "s are each");
 
 	for (i = 0; i < NR_EDUS; i++) {
 		volatile uint8_t *bar = pci_bar_map(edus[i], 0, 4096);
 
 		ktap_check(pattern_check(ram + TARGET_OFF(i), EDU_BUF_SIZE,
 					 SEED(i)) < 0,
-			   "%s: its DMA in flight at the kexec landed", edus[i]);
+			   "%s: its DMA started just before reboot(KEXEC) landed", edus[i]);
 		ktap_check(!vtd_entry_of(edus[i], &e) &&
 			   vtd_entry_same(&e, &s->vtd[i]),
 			   "%s: VT-d entries and domain id %u bit-identical",
