@@ -70,3 +70,12 @@ bool edu_dma_to_ram(volatile uint8_t *bar, uint64_t iova, unsigned int off,
 	edu_dma_start(bar, iova, off, len, true);
 	return edu_dma_wait(bar, 5000);
 }
+
+bool edu_round_trip(volatile uint8_t *bar, uint8_t *src, uint64_t src_iova,
+		    const uint8_t *dst, uint64_t dst_iova, uint32_t seed)
+{
+	pattern_fill(src, EDU_BUF_SIZE, seed);
+	return edu_dma_from_ram(bar, src_iova, 0, EDU_BUF_SIZE) &&
+	       edu_dma_to_ram(bar, dst_iova, 0, EDU_BUF_SIZE) &&
+	       pattern_check(dst, EDU_BUF_SIZE, seed) < 0;
+}

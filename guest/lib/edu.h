@@ -39,5 +39,12 @@ bool edu_dma_from_ram(volatile uint8_t *bar, uint64_t iova, unsigned int off,
 		      uint32_t len);
 bool edu_dma_to_ram(volatile uint8_t *bar, uint64_t iova, unsigned int off,
 		    uint32_t len);
+/*
+ * Fill @src (RAM the edu sees at @src_iova) with the pattern of @seed,
+ * have the edu copy it to @dst (at @dst_iova) through its buffer: true if
+ * the pattern arrived.
+ */
+bool edu_round_trip(volatile uint8_t *bar, uint8_t *src, uint64_t src_iova,
+		    const uint8_t *dst, uint64_t dst_iova, uint32_t seed);
 
 #endif

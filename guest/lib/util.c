@@ -98,6 +98,22 @@ int pagemap_pfns(const void *addr, size_t len, uint64_t *pfns)
 	return 0;
 }
 
+long pfns_moved(const void *addr, size_t len, const uint64_t *pfns)
+{
+	size_t i, n = len / PAGE_SIZE;
+	uint64_t *now = malloc(n * sizeof(*now));
+	long moved = 0;
+
+	if (!now || pagemap_pfns(addr, len, now)) {
+		free(now);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		moved += now[i] != pfns[i];
+	free(now);
+	return moved;
+}
+
 static int copy_to_tmpfs(const char *from, const char *to)
 {
 	char buf[65536];

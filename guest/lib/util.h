@@ -26,6 +26,8 @@ bool all_bytes(const void *buf, size_t len, uint8_t v);
 
 /* Page frame number behind each page of [addr, addr + len), 0 if absent. */
 int pagemap_pfns(const void *addr, size_t len, uint64_t *pfns);
+/* How many pages of @addr are no longer in frames @pfns; -1 if unreadable. */
+long pfns_moved(const void *addr, size_t len, const uint64_t *pfns);
 
 /*
  * Load this same kernel and initramfs for kexec with "lustage=@stage"

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "edu.h"
 #include "util.h"
 #include "vtd.h"
 
@@ -127,4 +129,30 @@ int vtd_register(const char *name, uint64_t *val)
 	}
 	fclose(f);
 	return ret;
+}
+
+bool vtd_dma_faults(volatile uint8_t *bar, const char *bdf, uint64_t iova,
+		    const uint8_t *ram, size_t ram_len, char *why, size_t len)
+{
+	int before = vtd_write_faults(bdf, iova);
+	uint8_t *copy = malloc(ram_len);
+	bool done, faulted, untouched;
+
+	if (!copy) {
+		snprintf(why, len, "out of memory");
+		return false;
+	}
+	memcpy(copy, ram, ram_len);
+	printf("# expect-dmar-fault 0x%" PRIx64 "\n", iova);
+	fflush(stdout);
+	done = bar && edu_present(bar) &&
+	       edu_dma_to_ram(bar, iova, 0, EDU_BUF_SIZE);
+	faulted = done && vtd_wait_write_fault(bdf, iova, before, 3000);
+	untouched = !memcmp(copy, ram, ram_len);
+	free(copy);
+	snprintf(why, len, "%s, %s, RAM %s",
+		 done ? "transfer done" : "no edu at BAR0 or it did not finish",
+		 faulted ? "fault logged" : "no fault logged",
+		 untouched ? "untouched" : "modified");
+	return done && faulted && untouched;
 }

@@ -36,6 +36,14 @@ int vtd_write_faults(const char *bdf, uint64_t addr);
 /* Wait up to @ms for that count to exceed @before. */
 bool vtd_wait_write_fault(const char *bdf, uint64_t addr, int before, int ms);
 
+/*
+ * Have the edu at @bar (of @bdf) write its buffer to @iova, announced as an
+ * expected fault: true if the IOMMU logged a write fault of @bdf there and
+ * no byte of @ram (@ram_len) changed. @why says what happened.
+ */
+bool vtd_dma_faults(volatile uint8_t *bar, const char *bdf, uint64_t iova,
+		    const uint8_t *ram, size_t ram_len, char *why, size_t len);
+
 /* Register @name ("GSTS", "RTADDR", ...) of the first unit; 0 or -errno. */
 int vtd_register(const char *name, uint64_t *val);
 

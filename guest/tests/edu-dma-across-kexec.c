@@ -38,11 +38,10 @@
 #include "luo.h"
 #include "util.h"
 #include "vfio.h"
+#include "vm.h"
 #include "vtd.h"
 
 #define SESSION		"edu-dma-across-kexec"
-#define TOKEN_RAM	1	/* LUO tokens of the session's files */
-#define TOKEN_STATE	2
 #define TOKEN_IOMMUFD	3
 #define TOKEN_CDEV	4
 #define HWPT_TOKEN	0x6564750aULL	/* the mark of the preserved HWPT */
@@ -118,10 +117,8 @@ static bool assign(struct vdev *v, const char *bdf, int ram_fd, uint64_t iova)
 static bool round_trip(volatile uint8_t *bar, uint8_t *ram, uint64_t iova,
 		       unsigned long src, unsigned long dst, uint32_t seed)
 {
-	pattern_fill(ram + src, EDU_BUF_SIZE, seed);
-	return edu_dma_from_ram(bar, iova + src, 0, EDU_BUF_SIZE) &&
-	       edu_dma_to_ram(bar, iova + dst, 0, EDU_BUF_SIZE) &&
-	       pattern_check(ram + dst, EDU_BUF_SIZE, seed) < 0;
+	return edu_round_trip(bar, ram + src, iova + src, ram + dst, iova + dst,
+			      seed);
 }
 
 /*
@@ -181,22 +178,21 @@ static bool record_state(struct state *s)
 
 static void stage1(void)
 {
-	int luo, session, ram_fd, st_fd, ret;
+	int session, ram_fd, ret;
+	struct lu_vm vm;
 	struct vdev v, v2;
 	struct state *s;
 	uint8_t *ram;
 	bool busy, ok;
 
-	ktap_begin(SESSION, 1, 12);
-	luo = luo_open();
-	session = luo >= 0 ? luo_create_session(luo, SESSION) : luo;
-	CHECK_OR_BAIL(session >= 0, "LUO session created");
+	ktap_begin(SESSION, 1, 11);
 
-	ram_fd = memfd_sealed("guest-ram", RAM_SIZE);
-	st_fd = memfd_sealed("state", sizeof(*s));
-	ram = ram_fd >= 0 ? map_shared(ram_fd, RAM_SIZE) : NULL;
-	s = st_fd >= 0 ? map_shared(st_fd, sizeof(*s)) : NULL;
-	CHECK_OR_BAIL(ram && s, "guest RAM memfd (%lu KiB, sealed) and state memfd",
+	ok = !lu_vm_create(&vm, SESSION, RAM_SIZE, sizeof(*s));
+	session = vm.session;
+	ram_fd = vm.ram_fd;
+	ram = vm.ram;
+	s = vm.state;
+	CHECK_OR_BAIL(ok, "LUO session, guest RAM memfd (%lu KiB, sealed) and state memfd",
 		      RAM_SIZE >> 10);
 	s->magic = STATE_MAGIC;
 	snprintf(s->bdf, sizeof(s->bdf), "%s", EDU_PRESERVED);
@@ -215,8 +211,7 @@ static void stage1(void)
 	CHECK_OR_BAIL(!vdev_mark_hwpt(&v, HWPT_TOKEN),
 		      "HWPT %u of %s marked with token 0x%llx", v.hwpt, s->bdf,
 		      HWPT_TOKEN);
-	CHECK_OR_BAIL(!luo_preserve_fd(session, ram_fd, TOKEN_RAM) &&
-		      !luo_preserve_fd(session, st_fd, TOKEN_STATE),
+	CHECK_OR_BAIL(!lu_vm_preserve_memfds(&vm),
 		      "RAM and state memfds preserved");
 	ret = luo_preserve_fd(session, v.iommufd, TOKEN_IOMMUFD);
 	if (ret)
@@ -280,16 +275,9 @@ static long ram_changed(const uint8_t *ram)
 
 static void check_frames(const uint8_t *ram, const struct state *s)
 {
-	static uint64_t pfn[NPAGES];
-	unsigned long i;
-	int moved = 0;
+	long moved = pfns_moved(ram, RAM_SIZE, s->pfn);
 
-	if (!pagemap_pfns(ram, RAM_SIZE, pfn))
-		for (i = 0; i < NPAGES; i++)
-			moved += pfn[i] != s->pfn[i];
-	else
-		moved = -1;
-	ktap_check(moved == 0, "RAM in the same %lu page frames (%d moved)",
+	ktap_check(moved == 0, "RAM in the same %lu page frames (%ld moved)",
 		   NPAGES, moved);
 }
 
@@ -417,42 +405,12 @@ static void check_new_dma(volatile uint8_t *bar, uint8_t *ram)
 	memset(ram + NEW_OFF, 0, EDU_BUF_SIZE);
 }
 
-/*
- * Have the edu of @bdf at @bar write its buffer to @iova, announced as an
- * expected fault: true if the IOMMU logged a write fault of @bdf there and
- * no byte of RAM changed. @why says what happened.
- */
-static bool dma_faults(volatile uint8_t *bar, const char *bdf, uint64_t iova,
-		       const uint8_t *ram, char *why, size_t len)
-{
-	int before = vtd_write_faults(bdf, iova);
-	uint8_t *copy = malloc(RAM_SIZE);
-	bool done, faulted, untouched;
-
-	if (!copy) {
-		snprintf(why, len, "out of memory");
-		return false;
-	}
-	memcpy(copy, ram, RAM_SIZE);
-	printf("# expect-dmar-fault 0x%" PRIx64 "\n", iova);
-	fflush(stdout);
-	done = bar && edu_present(bar) &&
-	       edu_dma_to_ram(bar, iova, 0, EDU_BUF_SIZE);
-	faulted = done && vtd_wait_write_fault(bdf, iova, before, 3000);
-	untouched = !memcmp(copy, ram, RAM_SIZE);
-	free(copy);
-	snprintf(why, len, "%s, %s, RAM %s",
-		 done ? "transfer done" : "no edu at BAR0 or it did not finish",
-		 faulted ? "fault logged" : "no fault logged",
-		 untouched ? "untouched" : "modified");
-	return done && faulted && untouched;
-}
-
 static void check_unmapped(volatile uint8_t *bar, const struct state *s,
 			   const uint8_t *ram)
 {
 	char why[128];
-	bool ok = dma_faults(bar, s->bdf, FAULT_IOVA, ram, why, sizeof(why));
+	bool ok = vtd_dma_faults(bar, s->bdf, FAULT_IOVA, ram, RAM_SIZE, why,
+				 sizeof(why));
 
 	CONTINUITY(ok, why, "a DMA by %s to unmapped IOVA 0x%lx faults, RAM untouched",
 		   s->bdf, FAULT_IOVA);
@@ -491,7 +449,8 @@ static void check_other_blocked(const struct state *s, const uint8_t *ram)
 	volatile uint8_t *bar = enable_other(s);
 	uint64_t iova = s->iova2 + STALE_OFF;
 	char why[128];
-	bool ok = dma_faults(bar, s->bdf2, iova, ram, why, sizeof(why));
+	bool ok = vtd_dma_faults(bar, s->bdf2, iova, ram, RAM_SIZE, why,
+				 sizeof(why));
 
 	if (!ok)
 		ktap_info("%s", why);
@@ -502,20 +461,20 @@ static void check_other_blocked(const struct state *s, const uint8_t *ram)
 
 static void stage2(void)
 {
-	int luo, session, ram_fd, st_fd, ret;
+	int session, ret;
+	struct lu_vm vm;
 	volatile uint8_t *bar;
+	bool ok;
 	struct state *s;
 	uint8_t *ram;
 	long off;
 
 	ktap_begin(SESSION, 2, 14);
-	luo = luo_open();
-	session = luo >= 0 ? luo_retrieve_session(luo, SESSION) : luo;
-	ram_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_RAM) : -1;
-	st_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_STATE) : -1;
-	ram = ram_fd >= 0 ? map_shared(ram_fd, RAM_SIZE) : NULL;
-	s = st_fd >= 0 ? map_shared(st_fd, sizeof(*s)) : NULL;
-	CHECK_OR_BAIL(ram && s && s->magic == STATE_MAGIC,
+	ok = !lu_vm_retrieve(&vm, SESSION, RAM_SIZE, sizeof(*s));
+	session = vm.session;
+	ram = vm.ram;
+	s = vm.state;
+	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC,
 		      "session, RAM and state memfds retrieved");
 
 	check_frames(ram, s);

@@ -26,10 +26,9 @@
 #include "luo.h"
 #include "util.h"
 #include "vfio.h"
+#include "vm.h"
 
 #define SESSION		"edu-dma-large"
-#define TOKEN_RAM	1
-#define TOKEN_STATE	2
 #define TOKEN_IOMMUFD	3
 #define TOKEN_CDEV	4
 #define HWPT_TOKEN	0x6c617267ULL
@@ -126,26 +125,25 @@ static void stage1(void)
 {
 	long before, after, preserved, expected;
 	unsigned long low_4k;
-	int luo, session, ram_fd, st_fd;
+	int session, ram_fd;
+	struct lu_vm vm;
 	unsigned long i, runs;
 	struct state *s;
 	struct vdev v;
 	uint8_t *ram;
 	bool ok;
 
-	ktap_begin(SESSION, 1, 10);
-	luo = luo_open();
-	session = luo >= 0 ? luo_create_session(luo, SESSION) : luo;
-	CHECK_OR_BAIL(session >= 0, "LUO session created");
+	ktap_begin(SESSION, 1, 9);
 
 	CHECK_OR_BAIL(!write_file("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
 				  "always"),
 		      "shmem backed by transparent huge pages");
-	ram_fd = memfd_sealed("guest-ram", RAM_SIZE);
-	st_fd = memfd_sealed("state", sizeof(*s));
-	ram = ram_fd >= 0 ? map_shared(ram_fd, RAM_SIZE) : NULL;
-	s = st_fd >= 0 ? map_shared(st_fd, sizeof(*s)) : NULL;
-	CHECK_OR_BAIL(ram && s, "1 GiB guest RAM memfd, sealed");
+	ok = !lu_vm_create(&vm, SESSION, RAM_SIZE, sizeof(*s));
+	session = vm.session;
+	ram_fd = vm.ram_fd;
+	ram = vm.ram;
+	s = vm.state;
+	CHECK_OR_BAIL(ok, "LUO session, 1 GiB guest RAM memfd, sealed");
 	s->magic = STATE_MAGIC;
 
 	/* The edu that can address all of RAM (vm.sh: dma_mask) */
@@ -186,14 +184,11 @@ static void stage1(void)
 		      "%lu of the %lu 2M blocks in 2M folios: %ld page-table pages expected for 2M and 4K IOMMU pages, %ld taken",
 		      runs, RAM_SIZE / SZ_2M, expected, after - before);
 
-	pattern_fill(ram + SRC_OFF, EDU_BUF_SIZE, SEED);
-	CHECK_OR_BAIL(edu_dma_from_ram(v.bar0, iova_of(SRC_OFF), 0, EDU_BUF_SIZE) &&
-		      edu_dma_to_ram(v.bar0, iova_of(CHECK_OFF), 0, EDU_BUF_SIZE) &&
-		      pattern_check(ram + CHECK_OFF, EDU_BUF_SIZE, SEED) < 0,
+	CHECK_OR_BAIL(edu_round_trip(v.bar0, ram + SRC_OFF, iova_of(SRC_OFF),
+				     ram + CHECK_OFF, iova_of(CHECK_OFF), SEED),
 		      "a DMA round trip from the low range to the high one works");
 	CHECK_OR_BAIL(!vdev_mark_hwpt(&v, HWPT_TOKEN) &&
-		      !luo_preserve_fd(session, ram_fd, TOKEN_RAM) &&
-		      !luo_preserve_fd(session, st_fd, TOKEN_STATE) &&
+		      !lu_vm_preserve_memfds(&vm) &&
 		      !luo_preserve_fd(session, v.iommufd, TOKEN_IOMMUFD) &&
 		      !luo_preserve_fd(session, v.cdev, TOKEN_CDEV),
 		      "HWPT marked; memfds, iommufd and cdev preserved");
@@ -218,11 +213,9 @@ static bool dma_lands(volatile uint8_t *bar, uint8_t *ram, uint64_t off)
 	uint32_t seed = SEED ^ (uint32_t)(off >> 12);
 	bool ok;
 
-	pattern_fill(ram + SRC_OFF, EDU_BUF_SIZE, seed);
 	memset(ram + off, 0, EDU_BUF_SIZE);	/* a repeated probe starts afresh */
-	ok = edu_dma_from_ram(bar, iova_of(SRC_OFF), 0, EDU_BUF_SIZE) &&
-	     edu_dma_to_ram(bar, iova_of(off), 0, EDU_BUF_SIZE) &&
-	     pattern_check(ram + off, EDU_BUF_SIZE, seed) < 0;
+	ok = edu_round_trip(bar, ram + SRC_OFF, iova_of(SRC_OFF), ram + off,
+			    iova_of(off), seed);
 	if (!ok)
 		ktap_info("no DMA landed at offset 0x%" PRIx64 " (IOVA 0x%" PRIx64 ")",
 			  off, iova_of(off));
@@ -252,30 +245,23 @@ static void check_range(volatile uint8_t *bar, uint8_t *ram, int r)
 
 static void stage2(void)
 {
-	int luo, session, ram_fd, st_fd, r, moved = 0;
 	volatile uint8_t *bar;
-	static uint64_t pfn[NPAGES];
+	long moved, adopted;
+	struct lu_vm vm;
 	struct state *s;
-	unsigned long i;
 	uint8_t *ram;
-	long adopted;
+	bool ok;
+	int r;
 
 	ktap_begin(SESSION, 2, 7);
-	luo = luo_open();
-	session = luo >= 0 ? luo_retrieve_session(luo, SESSION) : luo;
-	ram_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_RAM) : -1;
-	st_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_STATE) : -1;
-	ram = ram_fd >= 0 ? map_shared(ram_fd, RAM_SIZE) : NULL;
-	s = st_fd >= 0 ? map_shared(st_fd, sizeof(*s)) : NULL;
-	CHECK_OR_BAIL(ram && s && s->magic == STATE_MAGIC,
+	ok = !lu_vm_retrieve(&vm, SESSION, RAM_SIZE, sizeof(*s));
+	ram = vm.ram;
+	s = vm.state;
+	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC,
 		      "session, RAM and state memfds retrieved");
 
-	if (!pagemap_pfns(ram, RAM_SIZE, pfn))
-		for (i = 0; i < NPAGES; i++)
-			moved += pfn[i] != s->pfn[i];
-	else
-		moved = -1;
-	ktap_check(moved == 0, "1 GiB of RAM in the same %lu page frames (%d moved)",
+	moved = pfns_moved(ram, RAM_SIZE, s->pfn);
+	ktap_check(moved == 0, "1 GiB of RAM in the same %lu page frames (%ld moved)",
 		   NPAGES, moved);
 
 	adopted = kernel_tables("pages adopted");

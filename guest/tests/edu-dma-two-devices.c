@@ -28,10 +28,9 @@
 #include "luo.h"
 #include "util.h"
 #include "vfio.h"
+#include "vm.h"
 #include "vtd.h"
 
-#define TOKEN_RAM	1
-#define TOKEN_STATE	2
 #define TOKEN_IOMMUFD	3	/* and 4 for the second iommufd */
 #define TOKEN_CDEV	5	/* and 6 for the second edu */
 #define HWPT_TOKEN	0x7477ULL
@@ -97,29 +96,26 @@ static bool assign(struct vdev *v, int i, struct vdev *first, int ram_fd)
 static bool round_trip(volatile uint8_t *bar, uint8_t *ram,
 		       unsigned long src, unsigned long dst, uint32_t seed)
 {
-	pattern_fill(ram + src, EDU_BUF_SIZE, seed);
-	return edu_dma_from_ram(bar, IOVA + src, 0, EDU_BUF_SIZE) &&
-	       edu_dma_to_ram(bar, IOVA + dst, 0, EDU_BUF_SIZE) &&
-	       pattern_check(ram + dst, EDU_BUF_SIZE, seed) < 0;
+	return edu_round_trip(bar, ram + src, IOVA + src, ram + dst, IOVA + dst,
+			      seed);
 }
 
 static void stage1(void)
 {
-	int luo, session, ram_fd, st_fd, i, err = 0;
+	int session, ram_fd, i, err = 0;
+	struct lu_vm vm;
 	struct vdev v[NR_EDUS];
 	bool ok;
 	struct state *s;
 	uint8_t *ram;
 
-	ktap_begin(session_name(), 1, 9);
-	luo = luo_open();
-	session = luo >= 0 ? luo_create_session(luo, session_name()) : luo;
-	CHECK_OR_BAIL(session >= 0, "LUO session created");
-	ram_fd = memfd_sealed("guest-ram", RAM_SIZE);
-	st_fd = memfd_sealed("state", sizeof(*s));
-	ram = ram_fd >= 0 ? map_shared(ram_fd, RAM_SIZE) : NULL;
-	s = st_fd >= 0 ? map_shared(st_fd, sizeof(*s)) : NULL;
-	CHECK_OR_BAIL(ram && s, "guest RAM and state memfds");
+	ktap_begin(session_name(), 1, 8);
+	ok = !lu_vm_create(&vm, session_name(), RAM_SIZE, sizeof(*s));
+	session = vm.session;
+	ram_fd = vm.ram_fd;
+	ram = vm.ram;
+	s = vm.state;
+	CHECK_OR_BAIL(ok, "LUO session, guest RAM and state memfds");
 	s->magic = STATE_MAGIC;
 
 	CHECK_OR_BAIL(assign(&v[0], 0, NULL, ram_fd) &&
@@ -134,8 +130,7 @@ static void stage1(void)
 	for (i = 0; i < NR_EDUS && !err; i++)
 		if (!shared || !i)
 			err = vdev_mark_hwpt(&v[i], HWPT_TOKEN);
-	err = err ?: luo_preserve_fd(session, ram_fd, TOKEN_RAM);
-	err = err ?: luo_preserve_fd(session, st_fd, TOKEN_STATE);
+	err = err ?: lu_vm_preserve_memfds(&vm);
 	for (i = 0; i < NR_EDUS && !err; i++)
 		if (!shared || !i)
 			err = luo_preserve_fd(session, v[i].iommufd, TOKEN_IOMMUFD + i);
@@ -179,17 +174,15 @@ static void stage2(void)
 	bool ok;
 	uint16_t acs = 0;
 	struct state *s;
-	int luo, session, ram_fd, st_fd, i;
+	int i;
+	struct lu_vm vm;
 	uint8_t *ram;
 
 	ktap_begin(session_name(), 2, 1 + 1 + 3 * NR_EDUS + 1);
-	luo = luo_open();
-	session = luo >= 0 ? luo_retrieve_session(luo, session_name()) : luo;
-	ram_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_RAM) : -1;
-	st_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_STATE) : -1;
-	ram = ram_fd >= 0 ? map_shared(ram_fd, RAM_SIZE) : NULL;
-	s = st_fd >= 0 ? map_shared(st_fd, sizeof(*s)) : NULL;
-	CHECK_OR_BAIL(ram && s && s->magic == STATE_MAGIC,
+	ok = !lu_vm_retrieve(&vm, session_name(), RAM_SIZE, sizeof(*s));
+	ram = vm.ram;
+	s = vm.state;
+	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC,
 		      "session, RAM and state memfds retrieved");
 	adopted = kmsg_count("pages adopted");
 	ktap_check(adopted == (shared ? 1 : NR_EDUS),

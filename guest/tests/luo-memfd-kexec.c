@@ -80,8 +80,8 @@ static void stage1(void)
 /* Retrieve and verify, 6 checks; returns with the memfds in @data, @st. */
 static void retrieve_and_verify(int luo, int *data, int *st)
 {
-	uint64_t pfn[NPAGES];
-	int session, i, moved = 0;
+	int session;
+	long moved;
 	struct state *s;
 	struct stat sb;
 	uint8_t *p;
@@ -99,12 +99,8 @@ static void retrieve_and_verify(int luo, int *data, int *st)
 	bad = p ? pattern_check(p, SIZE, SEED) : 0;
 	ktap_check(p && bad < 0, "size %lu and all bytes intact%s", SIZE,
 		   p && bad >= 0 ? " (mismatch found)" : "");
-	if (p && !pagemap_pfns(p, SIZE, pfn))
-		for (i = 0; i < NPAGES; i++)
-			moved += pfn[i] != s->pfn[i];
-	else
-		moved = -1;
-	ktap_check(moved == 0, "all %d pages in stage 1's page frames (%d moved)",
+	moved = p ? pfns_moved(p, SIZE, s->pfn) : -1;
+	ktap_check(moved == 0, "all %d pages in stage 1's page frames (%ld moved)",
 		   NPAGES, moved);
 	ktap_check(!luo_finish(session), "session finished");
 }
