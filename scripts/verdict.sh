@@ -6,7 +6,9 @@
 # stage must be complete and "ok"; the console must be free of WARN, BUG,
 # lockdep, sleep-in-atomic and DMAR fault reports, except faults at
 # addresses the test announced with "# expect-dmar-fault ADDR"; QEMU must
-# not have recorded unexpected faults either (TEST-10).
+# not have recorded unexpected faults either (TEST-10). What a test
+# announces with "# expect-translation-never-off", "# expect-ats-never-off"
+# and "# expect-devtlb-flush-at-shutdown" is checked in QEMU's trace.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -105,6 +107,102 @@ if grep -q '^# expect-translation-never-off$' "$KTAP"; then
 	fi
 	if [ "$off" != 0 ]; then
 		echo "FAIL translation was turned off $off time(s) before the power-off (QEMU trace)"
+		exit 0
+	fi
+fi
+
+# The checks below split QEMU's trace into boots. Boot N starts at the Nth
+# "vtd_inv_qi_enable enabled 1": every kernel enables queued invalidation
+# (interrupt remapping needs it) before it enumerates PCI, and a kexec'd
+# kernel first turns off the queue the old one left on, then on again.
+# Firmware comes before the first. mawk has neither strtonum() nor bit
+# operations, hence the hex digit arithmetic.
+TRACE_AWK_LIB='
+	function hexval(s,   i, v) {
+		s = tolower(s); sub(/^0x/, "", s); v = 0
+		for (i = 1; i <= length(s); i++)
+			v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+		return v
+	}
+	function bit(v, n) { return int(v / 2 ^ n) % 2 }
+	/^vtd_inv_qi_enable enabled 1$/ { boot++ }
+'
+
+# A test that kept ATS enabled on a preserved device says "# expect-ats-
+# never-off BUS:DEV.FN CAP" (QEMU's name of the function, the offset of its
+# ATS capability): the old kernel's last write to the ATS Control register
+# (CAP + 6) before the kexec must have set Enable (bit 15), and from the
+# new kernel's start to the power-off nothing may write it at all. QEMU's
+# "pci_cfg_write NAME BUS:DEV.FN @OFF <- VAL" does not give the access
+# width: any write from CAP + 4 (a dword would cover Control) to CAP + 7
+# counts.
+read -r ats_dev ats_cap < <(sed -n \
+	's/^# expect-ats-never-off \([0-9a-f]*:[0-9a-f]*\.[0-7]\) \(0x[0-9a-f]*\)$/\1 \2/p' \
+	"$KTAP" | head -1) || true
+if [ -n "${ats_dev:-}" ]; then
+	ats=$(awk -v dev="$ats_dev" -v cap="$ats_cap" "$TRACE_AWK_LIB"'
+		BEGIN { cap = hexval(cap) }
+		$1 != "pci_cfg_write" || $(NF - 3) != dev { next }
+		{
+			off = hexval(substr($(NF - 2), 2)) - cap
+			if (off < 4 || off > 7) next
+			# Enable is bit 15 of Control, at CAP + 6.
+			on = bit(hexval($NF), off == 4 ? 31 : off == 6 ? 15 : 7)
+			what = $(NF - 2) " <- " $NF
+			if (boot >= 2) { if (!new++) first = what; next }
+			old++; last = what; last_on = on
+		}
+		END {
+			if (boot < 2)
+				print "no second QI enable in the trace: no new kernel to check"
+			else if (new)
+				print "the new kernel wrote ATS Control of " dev " " new " time(s), first " first
+			else if (!old)
+				print "the old kernel never wrote ATS Control of " dev ": ATS was not enabled"
+			else if (!last_on)
+				print "the last write of the old kernel to ATS Control of " dev " cleared Enable: " last
+		}' "$DIR/qemu-trace.log" 2>/dev/null || echo "no QEMU trace")
+	if [ -n "$ats" ]; then
+		echo "FAIL ATS not kept on (QEMU trace): $ats"
+		exit 0
+	fi
+fi
+
+# "# expect-devtlb-flush-at-shutdown SID": the old kernel's shutdown
+# invalidates the caches of a unit it leaves translating, globally; after
+# its last global IOTLB invalidation (descriptor type 2, granularity bits
+# 5:4 = 01b) the device with source id SID must get a device-TLB
+# invalidation (type 3, SID in bits 47:32), or the device keeps
+# translations of entries that no longer exist into the new kernel.
+# QEMU: "vtd_inv_desc invalidate desc type NAME high 0x.. low 0x..".
+devtlb_sid=$(sed -n 's/^# expect-devtlb-flush-at-shutdown \(0x[0-9a-f]*\)$/\1/p' "$KTAP" | head -1)
+if [ -n "$devtlb_sid" ]; then
+	devtlb=$(awk -v sid="$devtlb_sid" "$TRACE_AWK_LIB"'
+		BEGIN { sid = hexval(sid) }
+		boot >= 2 { exit }
+		$1 != "vtd_inv_desc" || $(NF - 1) != "low" { next }
+		{
+			lo = tolower($NF); sub(/^0x/, "", lo)
+			while (length(lo) < 16) lo = "0" lo
+			type = hexval(substr(lo, 16, 1)) + 16 * (int(hexval(substr(lo, 14, 1)) / 2) % 8)
+			if (type == 2 && hexval(substr(lo, 15, 1)) % 4 == 1) {
+				global = NR; after = 0
+			} else if (type == 3 && hexval(substr(lo, 5, 4)) == sid) {
+				dtlb++; last = NR
+				if (global) after++
+			}
+		}
+		END {
+			if (boot < 1)
+				print "no QI enable in the trace: no old kernel to check"
+			else if (!global)
+				print "no global IOTLB invalidation by the old kernel"
+			else if (!after)
+				printf "no device-TLB invalidation for source id 0x%x after the last global IOTLB invalidation of the old kernel (trace line %d); %d for it earlier%s\n", \
+					sid, global, dtlb, dtlb ? " (the last at line " last ")" : ""
+		}' "$DIR/qemu-trace.log" 2>/dev/null || echo "no QEMU trace")
+	if [ -n "$devtlb" ]; then
+		echo "FAIL device TLB not flushed at shutdown (QEMU trace): $devtlb"
 		exit 0
 	fi
 fi

@@ -18,7 +18,7 @@ INITRD=$INITRAMFS
 DIR=$LOGS/$TEST.$MODE.aw$AW
 [ -f "$BZIMAGE" ] && [ -f "$INITRD" ] || die "build the kernel and initramfs first"
 
-iommu="intel-iommu,intremap=on,aw-bits=$AW"
+iommu="intel-iommu,intremap=on,device-iotlb=on,aw-bits=$AW"
 case "$MODE" in
 legacy)	;;
 sm)	iommu+=",x-scalable-mode=on" ;;
@@ -54,13 +54,21 @@ cmdline+=" kunit.filter_glob=*liveupdate*"
 
 rm -rf "$DIR" && mkdir -p "$DIR"
 start=$(now)
-# The IOMMU must come first; then an edu on the root bus, which can address
-# all of the guest's memory (edu clamps DMA to 28 bits by default), a root port with
-# an edu behind it (the firmware reserves extra bus numbers below it,
-# which Linux would not under pci=assign-busses), a conventional PCI bridge
-# with two edus that share one IOMMU group (0000:06:01.0 and 0000:06:02.0),
-# an igb NIC (an SR-IOV PF whose ACS quirk forbids preserving it) and an
-# NVMe controller (an SR-IOV PF without one).
+# The IOMMU must come first, with device-iotlb=on so that it can
+# invalidate device TLBs and the kernel enables ATS where a device has it.
+# Then an edu on the root bus, which can address all of the guest's memory
+# (edu clamps DMA to 28 bits by default), a root port with an edu behind it
+# (the firmware reserves extra bus numbers below it, which Linux would not
+# under pci=assign-busses), a conventional PCI bridge with two edus that
+# share one IOMMU group (0000:06:01.0 and 0000:06:02.0), an igb NIC (an
+# SR-IOV PF whose ACS quirk forbids preserving it), an NVMe controller (an
+# SR-IOV PF without one) and, last so that the others keep their addresses,
+# a root port (00:09.0) with a modern-only virtio-rng behind it
+# (0000:07:00.0): a device with ATS whose DMA goes through the IOMMU
+# (iommu_platform), for a userspace virtio driver.
+# Traced besides faults and the VT-d enable bit, for verdict.sh's checks
+# of ATS across a kexec: queued invalidation on and off (which separates
+# the boots), invalidation descriptors and config space writes.
 set +e
 timeout "$TIMEOUT" qemu-system-x86_64 \
 	-M "$machine" "${accel[@]}" -cpu max,la57=off -smp 2 -m "${VM_MEM:-2G}" \
@@ -72,9 +80,13 @@ timeout "$TIMEOUT" qemu-system-x86_64 \
 	-device edu,bus=br1,addr=0x1 -device edu,bus=br1,addr=0x2 \
 	-device igb,addr=0x6 \
 	-device nvme-subsys,id=nvmes -device nvme,addr=0x8,serial=lu0,subsys=nvmes,sriov_max_vfs=1,sriov_vq_flexible=2,sriov_vi_flexible=1 \
+	-device pcie-root-port,id=rp2,chassis=3,slot=2,addr=0x9 \
+	-device virtio-rng-pci,bus=rp2,ats=on,iommu_platform=on,disable-legacy=on \
 	-nic none -display none -monitor none -no-reboot \
 	-serial "file:$DIR/console.log" -serial "file:$DIR/ktap.log" \
-	-trace vtd_dmar_fault -trace vtd_fault_disabled -trace vtd_dmar_enable -D "$DIR/qemu-trace.log" \
+	-trace vtd_dmar_fault -trace vtd_fault_disabled -trace vtd_dmar_enable \
+	-trace vtd_inv_qi_enable -trace vtd_inv_desc -trace pci_cfg_write \
+	-D "$DIR/qemu-trace.log" \
 	-kernel "$BZIMAGE" -initrd "$INITRD" -append "$cmdline" \
 	> "$DIR/qemu.log" 2>&1
 qrc=$?

@@ -202,23 +202,33 @@ int vdev_config_write(struct vdev *v, unsigned int off, const void *buf,
 		0 : -EIO;
 }
 
-static int map_bar0(struct vdev *v)
+volatile uint8_t *vdev_bar_map(struct vdev *v, int bar, size_t *len)
 {
 	struct vfio_region_info info;
 	void *p;
-	int ret = region_info(v, VFIO_PCI_BAR0_REGION_INDEX, &info);
 
-	if (ret)
-		return ret;
-	if (!(info.flags & VFIO_REGION_INFO_FLAG_MMAP))
-		return -EINVAL;
+	*len = 0;
+	if (region_info(v, VFIO_PCI_BAR0_REGION_INDEX + bar, &info) ||
+	    !info.size || !(info.flags & VFIO_REGION_INFO_FLAG_MMAP))
+		return NULL;
 	p = mmap(NULL, info.size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		 v->cdev, info.offset);
 	if (p == MAP_FAILED)
-		return -errno;
-	v->bar0 = p;
-	v->bar0_size = info.size;
-	return 0;
+		return NULL;
+	*len = info.size;
+	return p;
+}
+
+/* BAR0 if the device implements it: a modern virtio device need not. */
+static int map_bar0(struct vdev *v)
+{
+	struct vfio_region_info info;
+	int ret = region_info(v, VFIO_PCI_BAR0_REGION_INDEX, &info);
+
+	if (ret || !info.size)
+		return ret;
+	v->bar0 = vdev_bar_map(v, 0, &v->bar0_size);
+	return v->bar0 ? 0 : -EINVAL;
 }
 
 static int enable_bus_master(struct vdev *v)
@@ -233,8 +243,8 @@ static int enable_bus_master(struct vdev *v)
 }
 
 /*
- * Bind @v->cdev to a new iommufd, attach it to a fresh IOAS, map BAR0; or,
- * with @share, to @share's iommufd and HWPT.
+ * Bind @v->cdev to a new iommufd, attach it to a fresh IOAS, map BAR0 if
+ * the device has one; or, with @share, to @share's iommufd and HWPT.
  */
 static int vdev_attach(struct vdev *v, const struct vdev *share)
 {

@@ -53,6 +53,8 @@ void vdev_close(struct vdev *v);
 int vdev_map_file(struct vdev *v, int memfd, uint64_t start, uint64_t len,
 		  uint64_t iova);
 int vdev_unmap(struct vdev *v, uint64_t iova, uint64_t len);
+/* mmap BAR @bar of @v through its cdev; NULL (and *@len 0) on failure. */
+volatile uint8_t *vdev_bar_map(struct vdev *v, int bar, size_t *len);
 int vdev_config_read(struct vdev *v, unsigned int off, void *buf, size_t len);
 int vdev_config_write(struct vdev *v, unsigned int off, const void *buf,
 		      size_t len);
