@@ -7,8 +7,9 @@
 # lockdep, sleep-in-atomic and DMAR fault reports, except faults at
 # addresses the test announced with "# expect-dmar-fault ADDR"; QEMU must
 # not have recorded unexpected faults either (TEST-10). What a test
-# announces with "# expect-translation-never-off", "# expect-ats-never-off"
-# and "# expect-devtlb-flush-at-shutdown" is checked in QEMU's trace.
+# announces with "# expect-translation-never-off", "# expect-ats-never-off",
+# "# expect-devtlb-flush-at-shutdown" and "# expect-devtlb-flush-then-ats-
+# off" is checked in QEMU's trace.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -203,6 +204,57 @@ if [ -n "$devtlb_sid" ]; then
 		}' "$DIR/qemu-trace.log" 2>/dev/null || echo "no QEMU trace")
 	if [ -n "$devtlb" ]; then
 		echo "FAIL device TLB not flushed at shutdown (QEMU trace): $devtlb"
+		exit 0
+	fi
+fi
+
+# "# expect-devtlb-flush-then-ats-off SID BUS:DEV.FN CAP": a new kernel
+# that cannot adopt the ATS a preserved device still has enabled (a
+# negative test: it booted with pci=noats) must, in its own boot,
+# invalidate the device's TLB (descriptor type 3 for SID) and only after
+# that clear Enable in its ATS Control register, or the device may keep
+# using translations of the previous kernel's domain that no invalidation
+# will reach. The first write of the new kernel that clears Enable (a
+# dword at CAP + 4, or a write at CAP + 6 or CAP + 7) must come after such
+# an invalidation.
+read -r off_sid off_dev off_cap < <(sed -n \
+	's/^# expect-devtlb-flush-then-ats-off \(0x[0-9a-f]*\) \([0-9a-f]*:[0-9a-f]*\.[0-7]\) \(0x[0-9a-f]*\)$/\1 \2 \3/p' \
+	"$KTAP" | head -1) || true
+if [ -n "${off_sid:-}" ]; then
+	atsoff=$(awk -v sid="$off_sid" -v dev="$off_dev" -v cap="$off_cap" "$TRACE_AWK_LIB"'
+		BEGIN { sid = hexval(sid); cap = hexval(cap) }
+		boot < 2 { next }
+		$1 == "vtd_inv_desc" && $(NF - 1) == "low" {
+			lo = tolower($NF); sub(/^0x/, "", lo)
+			while (length(lo) < 16) lo = "0" lo
+			type = hexval(substr(lo, 16, 1)) + 16 * (int(hexval(substr(lo, 14, 1)) / 2) % 8)
+			if (type == 3 && hexval(substr(lo, 5, 4)) == sid && !inv)
+				inv = NR
+			next
+		}
+		$1 != "pci_cfg_write" || $(NF - 3) != dev { next }
+		{
+			off = hexval(substr($(NF - 2), 2)) - cap
+			if (off != 4 && off != 6 && off != 7) next
+			writes++
+			if (cleared || bit(hexval($NF), off == 4 ? 31 : off == 6 ? 15 : 7))
+				next
+			cleared = NR; what = $(NF - 2) " <- " $NF; inv_before = inv
+		}
+		END {
+			if (boot < 2)
+				print "no second QI enable in the trace: no new kernel to check"
+			else if (!cleared)
+				print "the new kernel never cleared Enable in ATS Control of " dev " (" writes + 0 " write(s) to it)"
+			else if (!inv)
+				printf "no device-TLB invalidation for source id 0x%x by the new kernel (ATS Enable of %s cleared at trace line %d: %s)\n", \
+					sid, dev, cleared, what
+			else if (!inv_before)
+				printf "the new kernel cleared ATS Enable of %s (trace line %d: %s) before invalidating the device TLB of source id 0x%x (trace line %d)\n", \
+					dev, cleared, what, sid, inv
+		}' "$DIR/qemu-trace.log" 2>/dev/null || echo "no QEMU trace")
+	if [ -n "$atsoff" ]; then
+		echo "FAIL ATS not turned off after a device-TLB flush (QEMU trace): $atsoff"
 		exit 0
 	fi
 fi

@@ -99,6 +99,14 @@ int vtd_write_faults(const char *bdf, uint64_t addr)
 	return kmsg_count_with("DMAR: [DMA Write", needle);
 }
 
+int vtd_faults(const char *bdf, uint64_t addr)
+{
+	char needle[96];
+
+	fault_needle(bdf, addr, needle, sizeof(needle));
+	return kmsg_count_with("DMAR: [DMA ", needle);
+}
+
 bool vtd_wait_write_fault(const char *bdf, uint64_t addr, int before, int ms)
 {
 	uint64_t end = now_ms() + ms;

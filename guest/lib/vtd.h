@@ -33,6 +33,8 @@ void vtd_entry_str(const struct vtd_entry *e, char *buf, size_t len);
  * (lines "DMAR: [DMA Write ...] Request device [@bdf] fault addr @addr").
  */
 int vtd_write_faults(const char *bdf, uint64_t addr);
+/* DMA faults of any kind (read or write) logged for @bdf at page @addr. */
+int vtd_faults(const char *bdf, uint64_t addr);
 /* Wait up to @ms for that count to exceed @before. */
 bool vtd_wait_write_fault(const char *bdf, uint64_t addr, int before, int ms);
 

@@ -27,6 +27,19 @@
  * kernel never writes the ATS control register, and the old one sent the
  * device a device-TLB invalidation after its last global IOTLB
  * invalidation at shutdown.
+ *
+ * "virtio-ats-across-kexec noats" (guest/tests/virtio-ats-noats.sh) is the
+ * negative test: the same stage 1, but the next kernel boots with
+ * "pci=noats" and so cannot adopt the ATS the device still has enabled.
+ * It must refuse the preserved translation, and when it replaces the
+ * device's live entry, invalidate the device's TLB and only then turn ATS
+ * off (its old ATC entries point at the previous kernel's domain, which
+ * nothing will invalidate again). Stage 2 finds the refusal in the kernel
+ * log, ATS Enable clear, translation on, the device's entry no longer the
+ * preserved one, RAM in place, and a request posted into the same
+ * virtqueue going nowhere: the device faults on the old IOVAs and RAM
+ * stays as it was. verdict.sh checks in QEMU's trace that the new
+ * kernel's device-TLB invalidation came before its write to ATS Control.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,7 +58,9 @@
 #include "vm.h"
 #include "vtd.h"
 
-#define SESSION		"virtio-ats-across-kexec"
+/* "noats" on the command line: the next kernel boots with pci=noats. */
+static bool noats;
+#define SESSION		(noats ? "virtio-ats-noats" : "virtio-ats-across-kexec")
 #define TOKEN_IOMMUFD	3
 #define TOKEN_CDEV	4
 #define HWPT_TOKEN	0x76697274ULL	/* the mark of the preserved HWPT */
@@ -66,6 +81,8 @@
 #define TRACING		"/sys/kernel/tracing"
 /* Cache tags the new kernel assigns (and drops) at boot, traced. */
 #define TRACE_CMDLINE	"trace_event=intel_iommu:cache_tag_assign,intel_iommu:cache_tag_unassign"
+#define NOATS_CMDLINE	TRACE_CMDLINE " pci=noats"
+#define GSTS_TES	(1ULL << 31)	/* global status: translation enabled */
 
 /* What stage 1 saw, for stage 2; in a memfd preserved with the RAM. */
 struct state {
@@ -333,6 +350,11 @@ static bool record_state(struct state *s, const struct virtio_pci *vp)
 	       n > 0;
 }
 
+static const char *next_cmdline(void)
+{
+	return noats ? NOATS_CMDLINE : TRACE_CMDLINE;
+}
+
 static void stage1(void)
 {
 	struct virtio_pci vp;
@@ -393,13 +415,17 @@ static void stage1(void)
 		      lutest_cmdline_arg("luvtd") ?: "?", s->bdf, s->domain_id);
 	memcpy(s->ram, ram, RAM_SIZE);
 	CHECK_OR_BAIL(!pagemap_pfns(ram, RAM_SIZE, s->pfn) &&
-		      !kexec_load_next_args(2, TRACE_CMDLINE),
+		      !kexec_load_next_args(2, next_cmdline()),
 		      "RAM and its page frames recorded, next kernel loaded with %s",
-		      TRACE_CMDLINE);
+		      next_cmdline());
 
 	/* For the host's checks of QEMU's trace (scripts/verdict.sh). */
 	ktap_info("expect-translation-never-off");
-	ktap_info("expect-ats-never-off %s %#x", s->bdf + 5, s->ats);
+	if (noats)
+		ktap_info("expect-devtlb-flush-then-ats-off %#x %s %#x",
+			  source_id(s->bdf), s->bdf + 5, s->ats);
+	else
+		ktap_info("expect-ats-never-off %s %#x", s->bdf + 5, s->ats);
 	ktap_info("expect-devtlb-flush-at-shutdown %#x", source_id(s->bdf));
 	kexec_reboot();
 	ktap_bail("reboot(KEXEC) returned: %s", strerror(errno));
@@ -574,24 +600,34 @@ static void check_devtlb_tag(const struct state *s)
 		   s->bdf, s->domain_id, seen);
 }
 
+/*
+ * Begin stage 2 with a plan of @plan checks: retrieve what stage 1
+ * preserved (or bail out), and check that RAM kept its frames and bytes.
+ */
+static struct state *stage2_retrieve(struct lu_vm *vm, unsigned int plan)
+{
+	struct state *s;
+	bool ok;
+
+	ktap_begin(SESSION, 2, plan);
+	ok = !lu_vm_retrieve(vm, SESSION, RAM_SIZE, sizeof(*s));
+	s = vm->state;
+	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC,
+		      "session, RAM and state memfds retrieved");
+	check_frames(vm->ram, s);
+	check_ram(vm->ram, s);
+	return s;
+}
+
 static void stage2(void)
 {
 	struct virtio_pci vp;
 	struct lu_vm vm;
 	struct virtq vq;
-	struct state *s;
-	uint8_t *ram;
+	struct state *s = stage2_retrieve(&vm, 14);
+	uint8_t *ram = vm.ram;
 	bool ok;
 
-	ktap_begin(SESSION, 2, 14);
-	ok = !lu_vm_retrieve(&vm, SESSION, RAM_SIZE, sizeof(*s));
-	ram = vm.ram;
-	s = vm.state;
-	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC,
-		      "session, RAM and state memfds retrieved");
-
-	check_frames(ram, s);
-	check_ram(ram, s);
 	check_command(s);
 	check_ats(s, "after the kexec");
 	check_vtd(s, "after the kexec");
@@ -605,9 +641,225 @@ static void stage2(void)
 	ktap_finish();
 }
 
-int main(void)
+/*
+ * Stage 2 of "noats": the next kernel booted with pci=noats.
+ */
+
+/* The kernel's line "@s->bdf: @what", once in this boot. */
+static void check_log(const struct state *s, const char *what)
 {
+	char needle[160], line[256] = "";
+	int n;
+
+	snprintf(needle, sizeof(needle), "%s: %s", s->bdf, what);
+	n = kmsg_count(needle);
+	if (n > 0)
+		kmsg_last(needle, line, sizeof(line));
+	line[strcspn(line, "\n")] = 0;
+	ktap_check(n == 1, "\"%s\" logged for %s once (%d): %s", what, s->bdf,
+		   n, n > 0 ? line : "none");
+}
+
+/* The kernel turned ATS off: Enable clear, the rest of Control as left. */
+static void check_ats_off(const struct state *s)
+{
+	char now[64];
+	uint16_t cap = 0, ctrl = 0;
+	int ats = pci_ext_cap(s->bdf, PCI_EXT_CAP_ID_ATS);
+	bool ok = ats == s->ats && !ats_read(s->bdf, ats, &cap, &ctrl) &&
+		  ctrl == (s->ats_ctrl & ~PCI_ATS_CTRL_ENABLE);
+
+	ats_str(ctrl, now, sizeof(now));
+	ktap_check(ok, "ATS of %s turned off: capability at 0x%x (0x%x at kexec), %s, was 0x%04x",
+		   s->bdf, ats, s->ats, now, s->ats_ctrl);
+}
+
+static void check_translation_on(void)
+{
+	uint64_t gsts = 0;
+	int ret = vtd_register("GSTS", &gsts);
+
+	ktap_check(!ret && (gsts & GSTS_TES),
+		   "translation is still on: GSTS 0x%" PRIx64 " (TES %s)%s%s",
+		   gsts, gsts & GSTS_TES ? "set" : "clear", ret ? ", " : "",
+		   ret ? strerror(-ret) : "");
+}
+
+/*
+ * The device's live entry was replaced: no present entry (the device is
+ * blocked), or one that differs from the preserved entry or domain id.
+ * The edu at 00:04.0, translated all along, shows that the debugfs file
+ * lists entries at all, so that "none" means none.
+ */
+static void check_vtd_replaced(const struct state *s)
+{
+	char now[192] = "", then[192], path[96], type[32] = "?";
+	const char *what;
+	struct vtd_entry e, edu;
+	int ret = vtd_entry_of(s->bdf, &e);
+	int readable = vtd_entry_of("0000:00:04.0", &edu);
+	bool ok;
+
+	/* What the device was given instead: its group's domain type. */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type",
+		 s->bdf);
+	if (read_file(path, type, sizeof(type)) > 0)
+		type[strcspn(type, "\n")] = 0;
+	ktap_info("IOMMU group domain type of %s: %s", s->bdf, type);
+
+	vtd_entry_str(&s->vtd, then, sizeof(then));
+	if (!ret)
+		vtd_entry_str(&e, now, sizeof(now));
+	if (ret == -ENOENT)
+		ok = !readable;
+	else
+		ok = !ret && (!vtd_entry_same(&e, &s->vtd) ||
+			      vtd_domain_id(&e) != s->domain_id);
+	if (ret)
+		ktap_info("VT-d entries of %s now: %s (00:04.0's: %s); at kexec: %s, domain id %u",
+			  s->bdf, ret == -ENOENT ? "none present" : strerror(-ret),
+			  readable ? strerror(-readable) : "listed", then,
+			  s->domain_id);
+	else
+		ktap_info("VT-d entries of %s now: %s, domain id %u; at kexec: %s, domain id %u",
+			  s->bdf, now, vtd_domain_id(&e), then, s->domain_id);
+	if (ret == -ENOENT)
+		what = readable ? "none listed, not even 00:04.0's" :
+				  "no present entry (blocked)";
+	else if (ret)
+		what = strerror(-ret);
+	else if (!vtd_entry_same(&e, &s->vtd))
+		what = "another entry";
+	else
+		what = vtd_domain_id(&e) != s->domain_id ?
+		       "same entry, other domain id" : "still the preserved entry";
+	ktap_check(ok, "the preserved VT-d entry of %s was replaced: %s",
+		   s->bdf, what);
+}
+
+/*
+ * Where the device faults, by page. On the notification QEMU's virtio
+ * first reads avail->idx (IOVA + 0x1002: QEMU's trace and its message
+ * name that address, the kernel's fault record its page); the failed read
+ * gives 0, the device takes the index going back from 1 to 0 for a broken
+ * driver ("Guest moved used index from 1 to 0"), sets NEEDS_RESET and
+ * touches nothing else: no descriptor read, no buffer or used ring write.
+ * A device that got further would fault elsewhere, unannounced, and fail.
+ */
+static const unsigned long fault_pages[] = {
+	IOVA + RINGS_OFF + PAGE_SIZE,	/* avail ring */
+};
+#define NFAULT_PAGES	(sizeof(fault_pages) / sizeof(fault_pages[0]))
+
+/* DMAR faults of @bdf at the announced pages, and at all. */
+static int device_faults(const char *bdf, int *announced)
+{
+	char dev[48];
+	size_t i;
+
+	*announced = 0;
+	for (i = 0; i < NFAULT_PAGES; i++)
+		*announced += vtd_faults(bdf, fault_pages[i]);
+	snprintf(dev, sizeof(dev), "Request device [%s]", bdf);
+	return kmsg_count_with("DMAR: [", dev);
+}
+
+/*
+ * The next request in the same virtqueue must go nowhere: the device's
+ * old IOVAs are no longer mapped for it. The driver itself writes a
+ * descriptor and the avail ring (the first two pages of the rings); the
+ * used ring, the buffer and all else must stay as they were, and the
+ * device must fault.
+ */
+static void check_blocked_request(struct virtq *vq, struct virtio_pci *vp,
+				  uint8_t *ram)
+{
+	const char *bdf = vp->bdf;
+	static uint8_t before[RAM_SIZE], posted[RAM_SIZE];
+	unsigned long driver_end = RINGS_OFF + 2 * PAGE_SIZE, off;
+	int faults0, announced0, faults, announced;
+	uint32_t id = 0, len = 0;
+	char line[256] = "", dev[48];
+	size_t zeros = 0, i;
+	uint64_t end;
+	uint16_t head;
+	long diff = -1;
+	bool used;
+
+	if (!vq) {
+		ktap_check(false, "a request in the same virtqueue: not posted");
+		ktap_check(false, "the rest of RAM unchanged: not posted");
+		ktap_check(false, "a DMAR fault for %s: not posted", bdf);
+		return;
+	}
+	memset(ram + BUF2_OFF, 0, BUF_LEN);
+	memcpy(before, ram, RAM_SIZE);
+	faults0 = device_faults(bdf, &announced0);
+	for (i = 0; i < NFAULT_PAGES; i++)
+		printf("# expect-dmar-fault 0x%lx\n", fault_pages[i]);
+	fflush(stdout);
+	head = virtq_post_in(vq, IOVA + BUF2_OFF, BUF_LEN);
+	memcpy(posted, ram, RAM_SIZE);
+	used = virtq_wait_used(vq, 2000, &id, &len);
+	for (i = 0; i < BUF_LEN; i++)
+		zeros += !ram[BUF2_OFF + i];
+	ktap_info("device status 0x%02x after the request", virtio_status(vp));
+	ktap_check(!used && zeros == BUF_LEN,
+		   "a request for the zeroed %u-byte buffer at IOVA 0x%lx (descriptor %u) is not used in 2 s (%s%u), the buffer still zero (%zu zero bytes)",
+		   BUF_LEN, IOVA + BUF2_OFF, head, used ? "used, id " : "used.idx ",
+		   used ? id : vq->last_used, zeros);
+
+	for (off = 0; off < RAM_SIZE && diff < 0; off++)
+		if (ram[off] != (off < driver_end ? posted : before)[off])
+			diff = off;
+	if (diff >= 0)
+		ktap_info("first changed byte at offset 0x%lx: 0x%02x, was 0x%02x",
+			  diff, ram[diff], (diff < (long)driver_end ? posted : before)[diff]);
+	ktap_check(diff < 0, "the rest of RAM unchanged (used ring and all but the driver's descriptor and avail ring)");
+
+	/* Faults are logged from an interrupt, rate-limited: give it time. */
+	end = now_ms() + 3000;
+	do {
+		faults = device_faults(bdf, &announced);
+		if (faults > faults0)
+			break;
+		usleep(50000);
+	} while (now_ms() < end);
+	snprintf(dev, sizeof(dev), "Request device [%s]", bdf);
+	kmsg_last(dev, line, sizeof(line));
+	line[strcspn(line, "\n")] = 0;
+	ktap_check(faults > faults0 && faults - faults0 == announced - announced0,
+		   "DMAR faults reported for %s: %d, %d at announced pages; last: %s",
+		   bdf, faults - faults0, announced - announced0,
+		   faults > faults0 ? line : "none");
+}
+
+static void stage2_noats(void)
+{
+	struct virtio_pci vp;
+	struct lu_vm vm;
+	struct virtq vq;
+	struct state *s = stage2_retrieve(&vm, 13);
+	uint8_t *ram = vm.ram;
+	bool ok;
+
+	check_log(s, "live update: ATS left enabled cannot be used by this kernel");
+	check_log(s, "live update: cannot adopt the preserved translation, blocking it");
+	check_log(s, "live update: ATS left enabled cannot be adopted: device TLB invalidated, ATS turned off");
+	check_ats_off(s);
+	check_translation_on();
+	check_vtd_replaced(s);
+	ok = check_virtio_running(&vp, &vq, s, ram);
+	check_blocked_request(ok ? &vq : NULL, &vp, ram);
+	ktap_finish();
+}
+
+int main(int argc, char **argv)
+{
+	noats = argc > 1 && !strcmp(argv[1], "noats");
 	if (lutest_stage() == 1)
 		stage1();
+	if (noats)
+		stage2_noats();
 	stage2();
 }
