@@ -126,6 +126,15 @@ TRACE_AWK_LIB='
 		return v
 	}
 	function bit(v, n) { return int(v / 2 ^ n) % 2 }
+	# ATS Enable (bit 15 of Control, at CAP + 6) as a write of value v at
+	# CAP + off sets it: 1 or 0, or -1 if the write does not cover it (a
+	# word or byte at CAP + 4 or 5 is the read-only Capability register).
+	function ats_enable(off, v) {
+		if (off == 6) return bit(v, 15)
+		if (off == 7) return bit(v, 7)
+		if (off == 4 && v > 65535) return bit(v, 31)
+		return -1
+	}
 	/^vtd_inv_qi_enable enabled 1$/ { boot++ }
 '
 
@@ -135,8 +144,8 @@ TRACE_AWK_LIB='
 # (CAP + 6) before the kexec must have set Enable (bit 15), and from the
 # new kernel's start to the power-off nothing may write it at all. QEMU's
 # "pci_cfg_write NAME BUS:DEV.FN @OFF <- VAL" does not give the access
-# width: any write from CAP + 4 (a dword would cover Control) to CAP + 7
-# counts.
+# width: in the new kernel any write from CAP + 4 to CAP + 7 counts; the
+# old kernel's Enable is read only from writes that cover it (ats_enable).
 read -r ats_dev ats_cap < <(sed -n \
 	's/^# expect-ats-never-off \([0-9a-f]*:[0-9a-f]*\.[0-7]\) \(0x[0-9a-f]*\)$/\1 \2/p' \
 	"$KTAP" | head -1) || true
@@ -147,10 +156,10 @@ if [ -n "${ats_dev:-}" ]; then
 		{
 			off = hexval(substr($(NF - 2), 2)) - cap
 			if (off < 4 || off > 7) next
-			# Enable is bit 15 of Control, at CAP + 6.
-			on = bit(hexval($NF), off == 4 ? 31 : off == 6 ? 15 : 7)
+			on = ats_enable(off, hexval($NF))
 			what = $(NF - 2) " <- " $NF
 			if (boot >= 2) { if (!new++) first = what; next }
+			if (on < 0) next
 			old++; last = what; last_on = on
 		}
 		END {
@@ -235,9 +244,10 @@ if [ -n "${off_sid:-}" ]; then
 		$1 != "pci_cfg_write" || $(NF - 3) != dev { next }
 		{
 			off = hexval(substr($(NF - 2), 2)) - cap
-			if (off != 4 && off != 6 && off != 7) next
+			on = ats_enable(off, hexval($NF))
+			if (on < 0) next
 			writes++
-			if (cleared || bit(hexval($NF), off == 4 ? 31 : off == 6 ? 15 : 7))
+			if (cleared || on)
 				next
 			cleared = NR; what = $(NF - 2) " <- " $NF; inv_before = inv
 		}

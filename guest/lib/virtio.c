@@ -368,9 +368,14 @@ uint16_t virtq_post_in(struct virtq *vq, uint64_t buf_iova, uint32_t len)
 	/* The device must see the entry before the index that publishes it. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	avail->idx = htole16(idx + 1);
+	return head;
+}
+
+void virtq_notify(struct virtq *vq)
+{
+	/* The index must be visible before the device looks for it. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	*vq->doorbell = htole16(vq->index);
-	return head;
 }
 
 bool virtq_wait_used(struct virtq *vq, int ms, uint32_t *id, uint32_t *len)

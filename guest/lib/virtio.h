@@ -109,10 +109,13 @@ int virtio_attach(struct virtio_pci *vp, struct virtq *vq, uint16_t size,
 		  uint8_t *mem, uint64_t iova);
 
 /*
- * Post one device-writable buffer of @len bytes at @buf_iova and notify.
- * Returns the descriptor's index (the id the used ring will name).
+ * Post one device-writable buffer of @len bytes at @buf_iova, without
+ * notifying the device. Returns the descriptor's index (the id the used
+ * ring will name).
  */
 uint16_t virtq_post_in(struct virtq *vq, uint64_t buf_iova, uint32_t len);
+/* Tell the device that queue @vq has new buffers. */
+void virtq_notify(struct virtq *vq);
 /*
  * Wait up to @ms for the next used buffer; false on timeout, else its id
  * and the number of bytes the device wrote.

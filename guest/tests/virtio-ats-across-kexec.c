@@ -178,10 +178,10 @@ static int devtlb_tags(const char *bdf, unsigned int did, char *seen,
 	int n = 0, used = 0, events = 0, ret;
 	unsigned int d;
 
+	seen[0] = 0;
 	ret = read_file(TRACING "/trace", buf, sizeof(buf));
 	if (ret < 0)
 		return ret;
-	seen[0] = 0;
 	snprintf(dev, sizeof(dev), "/%s type ", bdf);
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -231,6 +231,7 @@ static void check_request(struct virtq *vq, uint8_t *ram, unsigned long off,
 
 	memset(ram + off, 0, BUF_LEN);
 	head = virtq_post_in(vq, IOVA + off, BUF_LEN);
+	virtq_notify(vq);
 	used = virtq_wait_used(vq, USED_MS, &id, &len);
 	for (i = 0; i < BUF_LEN; i++)
 		zeros += !ram[off + i];
@@ -799,7 +800,9 @@ static void check_blocked_request(struct virtq *vq, struct virtio_pci *vp,
 		printf("# expect-dmar-fault 0x%lx\n", fault_pages[i]);
 	fflush(stdout);
 	head = virtq_post_in(vq, IOVA + BUF2_OFF, BUF_LEN);
+	/* What the driver wrote, before the device can act on it. */
 	memcpy(posted, ram, RAM_SIZE);
+	virtq_notify(vq);
 	used = virtq_wait_used(vq, 2000, &id, &len);
 	for (i = 0; i < BUF_LEN; i++)
 		zeros += !ram[BUF2_OFF + i];
