@@ -7,7 +7,8 @@
 # lockdep, sleep-in-atomic and DMAR fault reports, except faults at
 # addresses the test announced with "# expect-dmar-fault ADDR"; QEMU must
 # not have recorded unexpected faults either (TEST-10). What a test
-# announces with "# expect-translation-never-off", "# expect-ats-never-off",
+# announces with "# expect-translation-never-off" (and "# expect-root-
+# kept"), "# expect-ats-never-off",
 # "# expect-devtlb-flush-at-shutdown" and "# expect-devtlb-flush-then-ats-
 # off" is checked in QEMU's trace.
 
@@ -137,6 +138,40 @@ TRACE_AWK_LIB='
 	}
 	/^vtd_inv_qi_enable enabled 1$/ { boot++ }
 '
+
+# A test whose device kept its translation ("# expect-translation-never-
+# off") also gets the VT-d rule that the translation table mode (RTADDR.TTM)
+# cannot change while translation is enabled: every root table pointer set
+# with translation on (QEMU: "vtd_reg_dmar_root addr A scalable S") keeps
+# the mode of the previous one. "# expect-root-kept": a next kernel that
+# adopted the tables also keeps the root's address: every root set after
+# the first boot is the one the first boot left.
+if grep -q '^# expect-translation-never-off$' "$KTAP"; then
+	keep_addr=0
+	grep -q '^# expect-root-kept$' "$KTAP" && keep_addr=1
+	roots=$(awk -v keep="$keep_addr" "$TRACE_AWK_LIB"'
+		$1 == "vtd_dmar_enable" { te = ($NF == 1); next }
+		$1 != "vtd_reg_dmar_root" { next }
+		{
+			addr = $3; sm = $NF
+			if (boot >= 2) later++
+			if (te && n && sm != mode && !bad)
+				bad = "the root table mode changed with translation on, scalable " mode " -> " sm " (boot " boot ", trace line " NR ")"
+			if (keep && boot >= 2 && addr != first_addr && !bad)
+				bad = "the new kernel set root " addr ", not the preserved " first_addr " (boot " boot ", trace line " NR ")"
+			if (boot < 2) first_addr = addr
+			n++; mode = sm
+		}
+		END {
+			if (bad) print bad
+			else if (!n) print "no root table pointer in the trace"
+			else if (keep && !later) print "no root table pointer set by a new kernel: nothing to compare"
+		}' "$DIR/qemu-trace.log" 2>/dev/null || echo "no QEMU trace")
+	if [ -n "$roots" ]; then
+		echo "FAIL VT-d root table (QEMU trace): $roots"
+		exit 0
+	fi
+fi
 
 # A test that kept ATS enabled on a preserved device says "# expect-ats-
 # never-off BUS:DEV.FN CAP" (QEMU's name of the function, the offset of its

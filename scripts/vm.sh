@@ -66,7 +66,8 @@ start=$(now)
 # a root port (00:09.0) with a modern-only virtio-rng behind it
 # (0000:07:00.0): a device with ATS whose DMA goes through the IOMMU
 # (iommu_platform), for a userspace virtio driver.
-# Traced besides faults and the VT-d enable bit, for verdict.sh's checks
+# Traced besides faults, the VT-d enable bit and the root table pointer
+# (its address and mode, verdict.sh's root table checks), for the checks
 # of ATS across a kexec: queued invalidation on and off (which separates
 # the boots), invalidation descriptors and config space writes.
 set +e
@@ -85,6 +86,7 @@ timeout "$TIMEOUT" qemu-system-x86_64 \
 	-nic none -display none -monitor none -no-reboot \
 	-serial "file:$DIR/console.log" -serial "file:$DIR/ktap.log" \
 	-trace vtd_dmar_fault -trace vtd_fault_disabled -trace vtd_dmar_enable \
+	-trace vtd_reg_dmar_root \
 	-trace vtd_inv_qi_enable -trace vtd_inv_desc -trace pci_cfg_write \
 	-D "$DIR/qemu-trace.log" \
 	-kernel "$BZIMAGE" -initrd "$INITRD" -append "$cmdline" \

@@ -122,6 +122,25 @@ static bool round_trip(volatile uint8_t *bar, uint8_t *ram, uint64_t iova,
 }
 
 /*
+ * The order is the contract: the cdev of a device on a marked HWPT,
+ * preserved before its iommufd, would lose its translation at the kexec.
+ * It is refused with ENOENT and one log line, and nothing is preserved.
+ */
+static void check_cdev_before_iommufd(int session, const struct vdev *v)
+{
+	char why[160];
+	int before, ret;
+
+	snprintf(why, sizeof(why), "%s: live update: cannot preserve its translation: its HWPT is marked, but its iommufd is not preserved in this session yet",
+		 v->bdf);
+	before = kmsg_count(why);
+	ret = luo_preserve_fd(session, v->cdev, TOKEN_CDEV);
+	ktap_check(ret == -ENOENT && kmsg_count(why) == before + 1,
+		   "vfio cdev of %s preserved before its iommufd: refused with ENOENT, logged once: %s",
+		   v->bdf, ret ? strerror(-ret) : "preserved");
+}
+
+/*
  * Preserve the cdev, last: with its HWPT marked and the iommufd preserved
  * first, that preserves the device's translation too, and the kernel says
  * so. The current series refuses with EOPNOTSUPP and one log line; under
@@ -149,9 +168,14 @@ static void preserve_cdev(int session, const struct vdev *v)
 			 "preserved, but the kernel did not say with its translation",
 		   "vfio cdev of %s preserved after the iommufd, with its IOMMU translation",
 		   v->bdf);
-	/* The host then checks QEMU's trace: VT-d stays on to the end. */
-	if (!ret)
+	/*
+	 * The host then checks QEMU's trace: VT-d stays on to the end, and
+	 * the new kernel keeps the root table it adopts.
+	 */
+	if (!ret) {
 		ktap_info("expect-translation-never-off");
+		ktap_info("expect-root-kept");
+	}
 }
 
 /*
@@ -185,7 +209,7 @@ static void stage1(void)
 	uint8_t *ram;
 	bool busy, ok;
 
-	ktap_begin(SESSION, 1, 11);
+	ktap_begin(SESSION, 1, 12);
 
 	ok = !lu_vm_create(&vm, SESSION, RAM_SIZE, sizeof(*s));
 	session = vm.session;
@@ -213,6 +237,7 @@ static void stage1(void)
 		      HWPT_TOKEN);
 	CHECK_OR_BAIL(!lu_vm_preserve_memfds(&vm),
 		      "RAM and state memfds preserved");
+	check_cdev_before_iommufd(session, &v);
 	ret = luo_preserve_fd(session, v.iommufd, TOKEN_IOMMUFD);
 	if (ret)
 		ktap_info("preserving the iommufd: %s", strerror(-ret));

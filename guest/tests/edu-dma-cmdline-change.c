@@ -5,22 +5,41 @@
  * edu-dma-across-kexec). Translation must never be turned off under the
  * still bus-mastering device (DESIGN.md 3.2 and 3.7):
  *
- * - legacy mode, next kernel with "intel_iommu=off": the IOMMU is kept on
- *   and the tables adopted; a new DMA through the preserved IOVA lands;
- * - scalable mode, next kernel with "intel_iommu=sm_off": the tables are
- *   in a format that kernel cannot use, so it refuses them, keeps
- *   translation on and blocks the device; a DMA to the preserved IOVA
- *   faults.
+ * - the old kernel refuses to jump, with ENOEXEC and one log line each,
+ *   to a kernel loaded with "kho=off", "liveupdate=off" or
+ *   "intel_iommu=off", none of which would take the edu over; after that
+ *   the edu still does DMA, and the live update then goes ahead;
+ * - legacy mode, next kernel with "intel_iommu=sm_on" (the unit cannot do
+ *   scalable mode): the tables are adopted, a new DMA through the
+ *   preserved IOVA lands;
+ * - scalable mode, next kernel with "intel_iommu=sm_off": the VT-d
+ *   specification forbids changing the table mode with translation on, so
+ *   the mode the unit is in wins: "sm_off" is ignored (one log line), the
+ *   tables are adopted and a new DMA through the preserved IOVA lands.
+ *   The host checks in QEMU's trace that no root table write of the new
+ *   kernel changed the mode or the address (expect-root-kept).
  *
  * In both, a DMA to the physical address of a page of guest RAM, where it
  * would land with translation off, faults and RAM stays untouched.
+ *
+ * "edu-dma-cmdline-change refused" (guest/tests/edu-dma-restore-refused.sh)
+ * has the next kernel refuse the edu's restore on purpose
+ * (fail_iommu_lu_restore=) and boot with iommu.passthrough=1, where the
+ * default domain of every group is an identity one. The refused edu,
+ * still bus mastering, must get the blocking domain, never its default
+ * domain: its DMA to the preserved IOVA and to the physical address of a
+ * RAM page fault, RAM untouched, and its group stays owned, so that a
+ * DMA-API driver (pci-stub) and a fresh iommufd cannot take it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <linux/pci_regs.h>
+#include <linux/vfio.h>
 
 #include "edu.h"
 #include "ktap.h"
@@ -41,8 +60,11 @@
 #define CHECK_OFF	0x10000UL
 #define TARGET_OFF	0x123000UL	/* the page written after the kexec */
 #define DST_OFF		0x124000UL	/* a round trip after the kexec */
+#define AGAIN_OFF	0x20000UL	/* after the refused jumps */
 #define SEED		0x72656675u
 #define GSTS_TES	(1ULL << 31)
+#define REFUSED_CMDLINE	"fail_iommu_lu_restore=1,100,0,-1 iommu.passthrough=1"
+#define OTHER_EDU	"0000:01:00.0"	/* not preserved: a default domain */
 
 struct state {
 	uint64_t magic;
@@ -50,6 +72,9 @@ struct state {
 	uint64_t pfn[NPAGES];
 };
 #define STATE_MAGIC	0x726566757365ULL
+
+/* "refused": the next kernel refuses the restore (see above). */
+static bool refused;
 
 /* What the next kernel is told, and what it must make of it. */
 static bool scalable(void)
@@ -61,14 +86,48 @@ static bool scalable(void)
 
 static const char *next_cmdline(void)
 {
-	return scalable() ? "intel_iommu=sm_off" : "intel_iommu=off";
+	if (refused)
+		return REFUSED_CMDLINE;
+	return scalable() ? "intel_iommu=sm_off" : "intel_iommu=sm_on";
+}
+
+/* Next kernels that would not take the edu over: the jump is refused. */
+static const struct {
+	const char *cmdline;
+	const char *log;
+} refused_jumps[] = {
+	{ "kho=off", "its command line disables KHO (kho=)" },
+	{ "liveupdate=off", "its command line does not enable live update (liveupdate=)" },
+	{ "intel_iommu=off", "its command line disables VT-d (intel_iommu=off)" },
+};
+#define NR_REFUSED_JUMPS (sizeof(refused_jumps) / sizeof(refused_jumps[0]))
+
+static void check_refused_jumps(void)
+{
+	unsigned int i;
+	int before, ret;
+
+	for (i = 0; i < NR_REFUSED_JUMPS; i++) {
+		before = kmsg_count(refused_jumps[i].log);
+		ret = kexec_load_next_args(2, refused_jumps[i].cmdline);
+		if (!ret)
+			ret = kexec_reboot();
+		ktap_check(ret == -ENOEXEC &&
+			   kmsg_count(refused_jumps[i].log) == before + 1,
+			   "a jump to a kernel with %s is refused with ENOEXEC, \"%s\" logged once: %s",
+			   refused_jumps[i].cmdline, refused_jumps[i].log,
+			   ret ? strerror(-ret) : "loaded");
+	}
 }
 
 static const char *expected_log(void)
 {
+	if (refused)
+		return "0000:00:04.0: live update: cannot adopt the preserved translation, blocking it";
+	/* A legacy unit cannot do scalable mode: sm_on has nothing to say. */
 	return scalable() ?
-		"cannot adopt the tables of the previous kernel, blocking all DMA" :
-		"translation was left on for preserved devices: keeping the IOMMU on";
+		"translation was left on in scalable mode: intel_iommu=sm_off ignored" :
+		NULL;
 }
 
 static void stage1(void)
@@ -80,7 +139,7 @@ static void stage1(void)
 	struct vdev v;
 	uint8_t *ram;
 
-	ktap_begin(SESSION, 1, 6);
+	ktap_begin(SESSION, 1, refused ? 6 : 7 + NR_REFUSED_JUMPS);
 	ok = !lu_vm_create(&vm, SESSION, RAM_SIZE, sizeof(*s));
 	session = vm.session;
 	ram_fd = vm.ram_fd;
@@ -102,8 +161,20 @@ static void stage1(void)
 		      !luo_preserve_fd(session, v.iommufd, TOKEN_IOMMUFD) &&
 		      !luo_preserve_fd(session, v.cdev, TOKEN_CDEV),
 		      "HWPT marked; memfds, iommufd and cdev preserved");
-	/* The host then checks QEMU's trace: VT-d stays on to the end. */
+	/*
+	 * The host then checks QEMU's trace: VT-d stays on to the end, and
+	 * the new kernel keeps the root (even the refused restore is one
+	 * device's: the unit's tables are adopted).
+	 */
 	ktap_info("expect-translation-never-off");
+	ktap_info("expect-root-kept");
+	if (!refused) {
+		check_refused_jumps();
+		CHECK_OR_BAIL(edu_round_trip(v.bar0, ram + SRC_OFF, IOVA + SRC_OFF,
+					     ram + AGAIN_OFF, IOVA + AGAIN_OFF,
+					     SEED),
+			      "after the refused jumps, a DMA round trip through the IOMMU still works");
+	}
 	CHECK_OR_BAIL(!pagemap_pfns(ram, RAM_SIZE, s->pfn),
 		      "page frames of guest RAM recorded");
 	CHECK_OR_BAIL(!kexec_load_next_args(2, next_cmdline()),
@@ -151,16 +222,17 @@ static void stage2(void)
 	struct state *s;
 	uint8_t *ram;
 
-	ktap_begin(SESSION, 2, 6);
+	ktap_begin(SESSION, 2, expected_log() ? 6 : 5);
 	ok = !lu_vm_retrieve(&vm, SESSION, RAM_SIZE, sizeof(*s));
 	ram = vm.ram;
 	s = vm.state;
 	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC,
 		      "session, RAM and state memfds retrieved");
 
-	ktap_check(kmsg_count(expected_log()) == 1,
-		   "booted with %s: \"%s\" logged once", next_cmdline(),
-		   expected_log());
+	if (expected_log())
+		ktap_check(kmsg_count(expected_log()) == 1,
+			   "booted with %s: \"%s\" logged once", next_cmdline(),
+			   expected_log());
 	ret = vtd_register("GSTS", &gsts);
 	ktap_check(!ret && (gsts & GSTS_TES),
 		   "translation is on (GSTS 0x%" PRIx64 ")", gsts);
@@ -171,16 +243,10 @@ static void stage2(void)
 		      "edu %s still bus master (command 0x%04x), BAR0 mapped",
 		      s->bdf, cmd);
 
-	if (scalable()) {
-		ktap_check(dma_faults(bar, s->bdf, IOVA + TARGET_OFF, ram),
-			   "the device is blocked: a DMA to its preserved IOVA 0x%lx faults, RAM untouched",
-			   IOVA + TARGET_OFF);
-	} else {
-		ktap_check(edu_round_trip(bar, ram + TARGET_OFF, IOVA + TARGET_OFF,
-					  ram + DST_OFF, IOVA + DST_OFF, SEED + 1),
-			   "the translation was adopted: a DMA round trip through IOVA 0x%lx lands",
-			   IOVA + TARGET_OFF);
-	}
+	ktap_check(edu_round_trip(bar, ram + TARGET_OFF, IOVA + TARGET_OFF,
+				  ram + DST_OFF, IOVA + DST_OFF, SEED + 1),
+		   "the translation was adopted: a DMA round trip through IOVA 0x%lx lands",
+		   IOVA + TARGET_OFF);
 
 	/* The edu's buffer holds a pattern; writes must go nowhere. */
 	phys = unmapped_phys(s);
@@ -191,9 +257,120 @@ static void stage2(void)
 	ktap_finish();
 }
 
-int main(void)
+/*
+ * The refused edu's group is owned: binding pci-stub, a driver that uses
+ * the DMA API, fails with EBUSY and leaves it without a driver.
+ */
+static void check_dma_api_bind_refused(const char *bdf)
 {
+	char path[96], link[96] = "";
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	ret = write_file(path, "pci-stub");
+	if (!ret)
+		ret = write_file("/sys/bus/pci/drivers/pci-stub/bind", bdf);
+	write_file(path, "\n");
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	if (readlink(path, link, sizeof(link) - 1) < 0)
+		strcpy(link, "none");
+	ktap_check(ret == -EBUSY && !strcmp(link, "none"),
+		   "binding pci-stub (DMA API) to %s fails with EBUSY: %s, driver %s",
+		   bdf, ret ? strerror(-ret) : "bound", link);
+}
+
+/*
+ * The refused edu's group is owned by the restore, not by whoever binds
+ * its cdev next: bound to vfio-pci (which manages DMA itself), its cdev
+ * retrieved from the session, VFIO_DEVICE_BIND_IOMMUFD to a fresh
+ * iommufd fails with EPERM, the error of a group with another DMA owner.
+ */
+static void check_fresh_iommufd_refused(int session, const char *bdf)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	int ret = pci_bind(bdf, "vfio-pci"), cdev = -1, iommufd = -1;
+	const char *step = "vfio-pci bind";
+
+	if (!ret) {
+		step = "cdev retrieve";
+		cdev = ret = luo_retrieve_fd(session, TOKEN_CDEV);
+	}
+	if (ret >= 0) {
+		step = "open /dev/iommu";
+		iommufd = ret = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+		ret = ret < 0 ? -errno : 0;
+	}
+	if (!ret) {
+		step = "VFIO_DEVICE_BIND_IOMMUFD";
+		bind.iommufd = iommufd;
+		ret = ioctl(cdev, VFIO_DEVICE_BIND_IOMMUFD, &bind) ? -errno : 0;
+	}
+	ktap_check(ret == -EPERM && !strcmp(step, "VFIO_DEVICE_BIND_IOMMUFD"),
+		   "binding the retrieved cdev of %s to a fresh iommufd fails with EPERM: %s: %s",
+		   bdf, step, ret ? strerror(-ret) : "bound");
+	if (iommufd >= 0)
+		close(iommufd);
+	/* The cdev stays the session's until it finishes. */
+}
+
+static void stage2_refused(void)
+{
+	char type[32] = "?", path[96];
+	struct lu_vm vm;
+	bool ok;
+	volatile uint8_t *bar;
+	uint64_t gsts = 0, phys;
+	uint16_t cmd = 0;
+	struct state *s;
+	uint8_t *ram;
+	int ret;
+
+	ktap_begin(SESSION, 2, 9);
+	ok = !lu_vm_retrieve(&vm, SESSION, RAM_SIZE, sizeof(*s));
+	ram = vm.ram;
+	s = vm.state;
+	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC,
+		      "session, RAM and state memfds retrieved");
+
+	/* What the edu would get if it were not blocked: identity. */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type",
+		 OTHER_EDU);
+	if (read_file(path, type, sizeof(type)) > 0)
+		type[strcspn(type, "\n")] = 0;
+	ktap_check(!strcmp(type, "identity"),
+		   "default domains are identity domains (iommu.passthrough=1): %s's is %s",
+		   OTHER_EDU, type);
+	ktap_check(kmsg_count(expected_log()) == 1,
+		   "the restore was refused: \"%s\" logged once", expected_log());
+	ret = vtd_register("GSTS", &gsts);
+	ktap_check(!ret && (gsts & GSTS_TES),
+		   "translation is on (GSTS 0x%" PRIx64 ")", gsts);
+
+	pci_config_read(s->bdf, PCI_COMMAND, &cmd, sizeof(cmd));
+	bar = pci_bar_map(s->bdf, 0, 4096);
+	CHECK_OR_BAIL(bar && edu_present(bar) && (cmd & PCI_COMMAND_MASTER),
+		      "edu %s still bus master (command 0x%04x), BAR0 mapped",
+		      s->bdf, cmd);
+	ktap_check(dma_faults(bar, s->bdf, IOVA + TARGET_OFF, ram),
+		   "the device is blocked: a DMA to its preserved IOVA 0x%lx faults, RAM untouched",
+		   IOVA + TARGET_OFF);
+	phys = unmapped_phys(s);
+	ktap_check(phys && dma_faults(bar, s->bdf, phys, ram),
+		   "a DMA to the physical address of a RAM page (0x%" PRIx64 ") faults: not an identity domain",
+		   phys);
+	pci_bar_unmap(bar, 4096);
+
+	check_dma_api_bind_refused(s->bdf);
+	check_fresh_iommufd_refused(vm.session, s->bdf);
+	ktap_finish();
+}
+
+int main(int argc, char **argv)
+{
+	refused = argc > 1 && !strcmp(argv[1], "refused");
 	if (lutest_stage() == 1)
 		stage1();
+	if (refused)
+		stage2_refused();
 	stage2();
 }

@@ -141,6 +141,7 @@ static void stage1(void)
 	CHECK_OR_BAIL(!err, "%s marked; memfds, %s and both cdevs preserved",
 		      shared ? "HWPT" : "HWPTs", shared ? "iommufd" : "iommufds");
 	ktap_info("expect-translation-never-off");
+	ktap_info("expect-root-kept");
 
 	for (i = 0; i < NR_EDUS; i++)
 		err = err ?: vtd_entry_of(edus[i], &s->vtd[i]);

@@ -28,6 +28,11 @@
  * device a device-TLB invalidation after its last global IOTLB
  * invalidation at shutdown.
  *
+ * "virtio-ats-across-kexec noats-pt" (guest/tests/virtio-ats-noats-pt.sh)
+ * is the same with iommu.passthrough=1 also in the next kernel: the
+ * refused device must be blocked all the same, not given its group's
+ * default domain, which is then an identity domain.
+ *
  * "virtio-ats-across-kexec noats" (guest/tests/virtio-ats-noats.sh) is the
  * negative test: the same stage 1, but the next kernel boots with
  * "pci=noats" and so cannot adopt the ATS the device still has enabled.
@@ -58,8 +63,12 @@
 #include "vm.h"
 #include "vtd.h"
 
-/* "noats" on the command line: the next kernel boots with pci=noats. */
-static bool noats;
+/*
+ * "noats" on the command line: the next kernel boots with pci=noats;
+ * "noats-pt": and with iommu.passthrough=1, where default domains are
+ * identity domains, which the refused device must not get.
+ */
+static bool noats, passthrough;
 #define SESSION		(noats ? "virtio-ats-noats" : "virtio-ats-across-kexec")
 #define TOKEN_IOMMUFD	3
 #define TOKEN_CDEV	4
@@ -82,6 +91,8 @@ static bool noats;
 /* Cache tags the new kernel assigns (and drops) at boot, traced. */
 #define TRACE_CMDLINE	"trace_event=intel_iommu:cache_tag_assign,intel_iommu:cache_tag_unassign"
 #define NOATS_CMDLINE	TRACE_CMDLINE " pci=noats"
+#define NOATS_PT_CMDLINE NOATS_CMDLINE " iommu.passthrough=1"
+#define OTHER_BDF	"0000:01:00.0"	/* an edu, not preserved */
 #define GSTS_TES	(1ULL << 31)	/* global status: translation enabled */
 
 /* What stage 1 saw, for stage 2; in a memfd preserved with the RAM. */
@@ -353,6 +364,8 @@ static bool record_state(struct state *s, const struct virtio_pci *vp)
 
 static const char *next_cmdline(void)
 {
+	if (passthrough)
+		return NOATS_PT_CMDLINE;
 	return noats ? NOATS_CMDLINE : TRACE_CMDLINE;
 }
 
@@ -422,6 +435,8 @@ static void stage1(void)
 
 	/* For the host's checks of QEMU's trace (scripts/verdict.sh). */
 	ktap_info("expect-translation-never-off");
+	/* Even noats: one device is refused, the unit's tables adopted. */
+	ktap_info("expect-root-kept");
 	if (noats)
 		ktap_info("expect-devtlb-flush-then-ats-off %#x %s %#x",
 			  source_id(s->bdf), s->bdf + 5, s->ats);
@@ -837,14 +852,30 @@ static void check_blocked_request(struct virtq *vq, struct virtio_pci *vp,
 		   faults > faults0 ? line : "none");
 }
 
+/* With iommu.passthrough=1, what a device not preserved gets: identity. */
+static void check_passthrough(void)
+{
+	char type[32] = "?";
+
+	read_file("/sys/bus/pci/devices/" OTHER_BDF "/iommu_group/type", type,
+		  sizeof(type));
+	type[strcspn(type, "\n")] = 0;
+	ktap_check(!strcmp(type, "identity"),
+		   "default domains are identity domains (iommu.passthrough=1): %s's is %s",
+		   OTHER_BDF, type);
+}
+
 static void stage2_noats(void)
 {
 	struct virtio_pci vp;
 	struct lu_vm vm;
 	struct virtq vq;
-	struct state *s = stage2_retrieve(&vm, 13);
+	struct state *s = stage2_retrieve(&vm, passthrough ? 14 : 13);
 	uint8_t *ram = vm.ram;
 	bool ok;
+
+	if (passthrough)
+		check_passthrough();
 
 	check_log(s, "live update: ATS left enabled cannot be used by this kernel");
 	check_log(s, "live update: cannot adopt the preserved translation, blocking it");
@@ -859,7 +890,8 @@ static void stage2_noats(void)
 
 int main(int argc, char **argv)
 {
-	noats = argc > 1 && !strcmp(argv[1], "noats");
+	passthrough = argc > 1 && !strcmp(argv[1], "noats-pt");
+	noats = passthrough || (argc > 1 && !strcmp(argv[1], "noats"));
 	if (lutest_stage() == 1)
 		stage1();
 	if (noats)
