@@ -29,7 +29,7 @@
  * still bus mastering, must get the blocking domain, never its default
  * domain: its DMA to the preserved IOVA and to the physical address of a
  * RAM page fault, RAM untouched, and its group stays owned, so that a
- * DMA-API driver (pci-stub) and a fresh iommufd cannot take it.
+ * DMA-API driver (8250_pci) and a fresh iommufd cannot take it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -258,8 +258,9 @@ static void stage2(void)
 }
 
 /*
- * The refused edu's group is owned: binding pci-stub, a driver that uses
- * the DMA API, fails with EBUSY and leaves it without a driver.
+ * The refused edu's group is owned: binding a driver that uses the DMA API
+ * (8250_pci's "serial"; pci-stub and vfio-pci manage DMA themselves)
+ * fails with EBUSY and leaves it without a driver.
  */
 static void check_dma_api_bind_refused(const char *bdf)
 {
@@ -267,15 +268,15 @@ static void check_dma_api_bind_refused(const char *bdf)
 	int ret;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	ret = write_file(path, "pci-stub");
+	ret = write_file(path, "serial");
 	if (!ret)
-		ret = write_file("/sys/bus/pci/drivers/pci-stub/bind", bdf);
+		ret = write_file("/sys/bus/pci/drivers/serial/bind", bdf);
 	write_file(path, "\n");
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
 	if (readlink(path, link, sizeof(link) - 1) < 0)
 		strcpy(link, "none");
 	ktap_check(ret == -EBUSY && !strcmp(link, "none"),
-		   "binding pci-stub (DMA API) to %s fails with EBUSY: %s, driver %s",
+		   "binding serial (8250_pci, DMA API) to %s fails with EBUSY: %s, driver %s",
 		   bdf, ret ? strerror(-ret) : "bound", link);
 }
 
