@@ -211,37 +211,58 @@ static uint64_t unmapped_phys(const struct state *s)
 	return 0;
 }
 
-static void stage2(void)
+/* Stage 2 begins: the session, RAM and state memfds, retrieved. */
+static struct state *stage2_retrieve(struct lu_vm *vm, unsigned int plan)
 {
-	int ret;
-	struct lu_vm vm;
-	bool ok;
-	volatile uint8_t *bar;
-	uint64_t gsts = 0, phys;
-	uint16_t cmd = 0;
 	struct state *s;
-	uint8_t *ram;
+	bool ok;
 
-	ktap_begin(SESSION, 2, expected_log() ? 6 : 5);
-	ok = !lu_vm_retrieve(&vm, SESSION, RAM_SIZE, sizeof(*s));
-	ram = vm.ram;
-	s = vm.state;
+	ktap_begin(SESSION, 2, plan);
+	ok = !lu_vm_retrieve(vm, SESSION, RAM_SIZE, sizeof(*s));
+	s = vm->state;
 	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC,
 		      "session, RAM and state memfds retrieved");
+	return s;
+}
 
-	if (expected_log())
-		ktap_check(kmsg_count(expected_log()) == 1,
-			   "booted with %s: \"%s\" logged once", next_cmdline(),
-			   expected_log());
-	ret = vtd_register("GSTS", &gsts);
+/* The new kernel kept translation on. */
+static void check_translation_on(void)
+{
+	uint64_t gsts = 0;
+	int ret = vtd_register("GSTS", &gsts);
+
 	ktap_check(!ret && (gsts & GSTS_TES),
 		   "translation is on (GSTS 0x%" PRIx64 ")", gsts);
+}
+
+/* The edu's BAR0; it must still be bus master, or the test bails out. */
+static volatile uint8_t *edu_still_master(const struct state *s)
+{
+	volatile uint8_t *bar;
+	uint16_t cmd = 0;
 
 	pci_config_read(s->bdf, PCI_COMMAND, &cmd, sizeof(cmd));
 	bar = pci_bar_map(s->bdf, 0, 4096);
 	CHECK_OR_BAIL(bar && edu_present(bar) && (cmd & PCI_COMMAND_MASTER),
 		      "edu %s still bus master (command 0x%04x), BAR0 mapped",
 		      s->bdf, cmd);
+	return bar;
+}
+
+static void stage2(void)
+{
+	struct lu_vm vm;
+	volatile uint8_t *bar;
+	uint64_t phys;
+	struct state *s = stage2_retrieve(&vm, expected_log() ? 6 : 5);
+	uint8_t *ram = vm.ram;
+
+	if (expected_log())
+		ktap_check(kmsg_count(expected_log()) == 1,
+			   "booted with %s: \"%s\" logged once", next_cmdline(),
+			   expected_log());
+	check_translation_on();
+	bar = edu_still_master(s);
 
 	ktap_check(edu_round_trip(bar, ram + TARGET_OFF, IOVA + TARGET_OFF,
 				  ram + DST_OFF, IOVA + DST_OFF, SEED + 1),
@@ -318,20 +339,10 @@ static void stage2_refused(void)
 {
 	char type[32] = "?", path[96];
 	struct lu_vm vm;
-	bool ok;
 	volatile uint8_t *bar;
-	uint64_t gsts = 0, phys;
-	uint16_t cmd = 0;
-	struct state *s;
-	uint8_t *ram;
-	int ret;
-
-	ktap_begin(SESSION, 2, 9);
-	ok = !lu_vm_retrieve(&vm, SESSION, RAM_SIZE, sizeof(*s));
-	ram = vm.ram;
-	s = vm.state;
-	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC,
-		      "session, RAM and state memfds retrieved");
+	uint64_t phys;
+	struct state *s = stage2_retrieve(&vm, 9);
+	uint8_t *ram = vm.ram;
 
 	/* What the edu would get if it were not blocked: identity. */
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type",
@@ -343,15 +354,8 @@ static void stage2_refused(void)
 		   OTHER_EDU, type);
 	ktap_check(kmsg_count(expected_log()) == 1,
 		   "the restore was refused: \"%s\" logged once", expected_log());
-	ret = vtd_register("GSTS", &gsts);
-	ktap_check(!ret && (gsts & GSTS_TES),
-		   "translation is on (GSTS 0x%" PRIx64 ")", gsts);
-
-	pci_config_read(s->bdf, PCI_COMMAND, &cmd, sizeof(cmd));
-	bar = pci_bar_map(s->bdf, 0, 4096);
-	CHECK_OR_BAIL(bar && edu_present(bar) && (cmd & PCI_COMMAND_MASTER),
-		      "edu %s still bus master (command 0x%04x), BAR0 mapped",
-		      s->bdf, cmd);
+	check_translation_on();
+	bar = edu_still_master(s);
 	ktap_check(dma_faults(bar, s->bdf, IOVA + TARGET_OFF, ram),
 		   "the device is blocked: a DMA to its preserved IOVA 0x%lx faults, RAM untouched",
 		   IOVA + TARGET_OFF);
