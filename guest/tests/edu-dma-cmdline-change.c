@@ -28,8 +28,8 @@
  * default domain of every group is an identity one. The refused edu,
  * still bus mastering, must get the blocking domain, never its default
  * domain: its DMA to the preserved IOVA and to the physical address of a
- * RAM page fault, RAM untouched, and its group stays owned, so that a
- * DMA-API driver (8250_pci) and a fresh iommufd cannot take it.
+ * RAM page fault, RAM untouched; a DMA-API driver (8250_pci) cannot bind,
+ * and its group stays owned, so that a fresh iommufd cannot take it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -279,9 +279,11 @@ static void stage2(void)
 }
 
 /*
- * The refused edu's group is owned: binding a driver that uses the DMA API
- * (8250_pci's "serial"; pci-stub and vfio-pci manage DMA themselves)
- * fails with EBUSY and leaves it without a driver.
+ * Binding a driver that uses the DMA API (8250_pci's "serial"; pci-stub
+ * and vfio-pci manage DMA themselves) to the refused edu fails with EBUSY
+ * and leaves it without a driver. The PCI core refuses such drivers for
+ * a preserved device by itself, so this holds with or without the group's
+ * IOMMU ownership; the fresh iommufd bind below is what shows that.
  */
 static void check_dma_api_bind_refused(const char *bdf)
 {
