@@ -14,7 +14,10 @@
  * edu's context entry (and PASID entry in scalable mode) and domain id
  * bit-identical; a new DMA through the same IOVA landing, driven through
  * sysfs since the cdev takes no ioctls while the iommufd cannot be
- * retrieved (phase 1); a DMA to an unmapped IOVA faulting. A second edu,
+ * retrieved (phase 1); a page punched out of the retrieved memfd still
+ * being the one the IOVA reaches, for reads and writes, while the memory
+ * allocated next stays intact (the restored domain holds what it maps);
+ * a DMA to an unmapped IOVA faulting. A second edu,
  * assigned the same way but not preserved, did DMA before the kexec and
  * must not be able to after it. Finally the session cannot be finished,
  * as documented for phase 1.
@@ -26,11 +29,14 @@
  * check is an expected failure that says what it found.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <linux/falloc.h>
 #include <linux/pci_regs.h>
 
 #include "edu.h"
@@ -64,6 +70,7 @@
 #define TARGET_OFF	0x123000UL	/* the write in flight at kexec */
 #define NEW_SRC_OFF	0x140000UL	/* after the kexec, RAM -> edu ... */
 #define NEW_OFF		0x150000UL	/* ... -> RAM */
+#define HOLE_OFF	CHECK_OFF	/* punched out of the memfd after it */
 /*
  * Where the other edu's old translation would put its write after the
  * kexec: a block holding the preserved edu's pattern, which is not the one
@@ -73,6 +80,9 @@
 #define SEED		0xd1a5e7u
 #define SEED2		0x5ec0d2u
 #define SEED3		0x9e3779u
+#define SEED4		0x4c0ffeu	/* memory allocated after the punch */
+#define SEED5		0x7a11edu	/* written into the punched range */
+#define FILL_SIZE	(64UL << 20)
 
 /* What stage 1 saw, for stage 2; in a memfd preserved with the RAM. */
 struct state {
@@ -430,6 +440,82 @@ static void check_new_dma(volatile uint8_t *bar, uint8_t *ram)
 	memset(ram + NEW_OFF, 0, EDU_BUF_SIZE);
 }
 
+/* RAM -> edu from @src_iova, then edu -> RAM at NEW_OFF: what did it read? */
+static bool dma_read_back(volatile uint8_t *bar, uint8_t *ram,
+			  uint64_t src_iova)
+{
+	memset(ram + NEW_OFF, 0, EDU_BUF_SIZE);
+	return edu_dma_from_ram(bar, src_iova, 0, EDU_BUF_SIZE) &&
+	       edu_dma_to_ram(bar, IOVA + NEW_OFF, 0, EDU_BUF_SIZE);
+}
+
+/*
+ * The restored domain holds what it maps (issue 14, item 4): a page the
+ * VMM punches out of the retrieved memfd is gone from the file, but the
+ * device's IOVA must keep reaching that same page, not memory the kernel
+ * hands out next. Fill plenty of fresh memory right after the punch, so a
+ * page freed by it would be reused there.
+ */
+static void check_hole_punched(volatile uint8_t *bar, int ram_fd,
+			       uint8_t *ram)
+{
+	const uint64_t iova = IOVA + HOLE_OFF;
+	uint8_t *fill = MAP_FAILED;
+	const char *why;
+	bool ok = false;
+	long bad = -1;
+
+	if (fallocate(ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      HOLE_OFF, EDU_BUF_SIZE))
+		ktap_info("fallocate(PUNCH_HOLE): %s", strerror(errno));
+	else
+		ok = all_bytes(ram + HOLE_OFF, EDU_BUF_SIZE, 0);
+	if (ok) {
+		fill = mmap(NULL, FILL_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ok = fill != MAP_FAILED;
+	}
+	CHECK_OR_BAIL(ok, "4 KiB at RAM offset 0x%lx (stage 1's bytes) punched out of the retrieved memfd, %lu MiB allocated after it",
+		      HOLE_OFF, FILL_SIZE >> 20);
+	/* 4 KiB pages, from the same lists the punched page went back to. */
+	madvise(fill, FILL_SIZE, MADV_NOHUGEPAGE);
+	pattern_fill(fill, FILL_SIZE, SEED4);
+
+	why = "the held page still has stage 1's bytes";
+	if (!dma_read_back(bar, ram, iova))
+		why = "the edu did not finish";
+	else if (!(ok = pattern_check(ram + NEW_OFF, EDU_BUF_SIZE, SEED) < 0))
+		why = "it has other bytes: the page was freed";
+	CONTINUITY(ok, why, "a DMA from IOVA 0x%" PRIx64 " after the punch reads the page stage 1 left there",
+		   iova);
+
+	pattern_fill(ram + NEW_SRC_OFF, EDU_BUF_SIZE, SEED5);
+	why = "it landed in the held page and nowhere else";
+	ok = false;
+	if (!edu_dma_from_ram(bar, IOVA + NEW_SRC_OFF, 0, EDU_BUF_SIZE) ||
+	    !edu_dma_to_ram(bar, iova, 0, EDU_BUF_SIZE) ||
+	    !edu_dma_from_ram(bar, IOVA + SRC_OFF, 0, EDU_BUF_SIZE) ||
+	    !dma_read_back(bar, ram, iova))
+		why = "the edu did not finish";
+	else if (pattern_check(ram + NEW_OFF, EDU_BUF_SIZE, SEED5) >= 0)
+		why = "reading the IOVA back by DMA does not give the bytes written";
+	else if (!all_bytes(ram + HOLE_OFF, EDU_BUF_SIZE, 0))
+		why = "the memfd's new page at the hole changed";
+	else if ((bad = pattern_check(fill, FILL_SIZE, SEED4)) >= 0)
+		why = "the memory allocated after the punch changed";
+	else
+		ok = true;
+	CONTINUITY(ok, why, "a DMA write to IOVA 0x%" PRIx64 " lands in the held page (read back by DMA), not in the memfd's new page or the %lu MiB allocated after the punch",
+		   iova, FILL_SIZE >> 20);
+	if (bad >= 0)
+		ktap_info("first changed byte of the new memory at offset 0x%lx",
+			  bad);
+	munmap(fill, FILL_SIZE);
+	/* As check_new_dma() leaves them: the edu's buffer nowhere in RAM. */
+	memset(ram + NEW_SRC_OFF, 0, EDU_BUF_SIZE);
+	memset(ram + NEW_OFF, 0, EDU_BUF_SIZE);
+}
+
 static void check_unmapped(volatile uint8_t *bar, const struct state *s,
 			   const uint8_t *ram)
 {
@@ -494,7 +580,7 @@ static void stage2(void)
 	uint8_t *ram;
 	long off;
 
-	ktap_begin(SESSION, 2, 14);
+	ktap_begin(SESSION, 2, 17);
 	ok = !lu_vm_retrieve(&vm, SESSION, RAM_SIZE, sizeof(*s));
 	session = vm.session;
 	ram = vm.ram;
@@ -515,6 +601,7 @@ static void stage2(void)
 	check_cdev_retrieve(session, s);
 	bar = pci_bar_map(s->bdf, 0, BAR_LEN);
 	check_new_dma(bar, ram);
+	check_hole_punched(bar, vm.ram_fd, ram);
 	check_unmapped(bar, s, ram);
 	pci_bar_unmap(bar, BAR_LEN);
 	check_vtd(s, "after vfio-pci bind, retrieve and DMA");
