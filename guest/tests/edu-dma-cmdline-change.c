@@ -30,6 +30,16 @@
  * domain: its DMA to the preserved IOVA and to the physical address of a
  * RAM page fault, RAM untouched; a DMA-API driver (8250_pci) cannot bind,
  * and its group stays owned, so that a fresh iommufd cannot take it.
+ *
+ * "edu-dma-cmdline-change pci-rejected" (guest/tests/edu-dma-pci-rejected.sh)
+ * has the next kernel reject the PCI core's record on purpose
+ * (fail_pci_lu_record=), again under iommu.passthrough=1. The IOMMU record
+ * of the edu is intact, but a device is restored only if the PCI core
+ * adopted it as the one it preserved: the edu is refused (ENODEV) and
+ * blocked as above, the PCI core keeps the bus numbers, and vfio-pci
+ * will not hand its cdev out of the session. Its DMA faults, a DMA-API
+ * driver cannot bind and a fresh iommufd cannot take it through a freshly
+ * opened cdev: here only the group's owner refuses both.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +74,7 @@
 #define SEED		0x72656675u
 #define GSTS_TES	(1ULL << 31)
 #define REFUSED_CMDLINE	"fail_iommu_lu_restore=1,100,0,-1 iommu.passthrough=1"
+#define PCI_REJECTED_CMDLINE "fail_pci_lu_record=1,100,0,-1 iommu.passthrough=1"
 #define OTHER_EDU	"0000:01:00.0"	/* not preserved: a default domain */
 
 struct state {
@@ -73,8 +84,11 @@ struct state {
 };
 #define STATE_MAGIC	0x726566757365ULL
 
-/* "refused": the next kernel refuses the restore (see above). */
-static bool refused;
+/*
+ * "refused" and "pci-rejected": the next kernel refuses the restore, or
+ * rejects the PCI record (see above); pci_rejected implies refused.
+ */
+static bool refused, pci_rejected;
 
 /* What the next kernel is told, and what it must make of it. */
 static bool scalable(void)
@@ -86,6 +100,8 @@ static bool scalable(void)
 
 static const char *next_cmdline(void)
 {
+	if (pci_rejected)
+		return PCI_REJECTED_CMDLINE;
 	if (refused)
 		return REFUSED_CMDLINE;
 	return scalable() ? "intel_iommu=sm_off" : "intel_iommu=sm_on";
@@ -122,6 +138,8 @@ static void check_refused_jumps(void)
 
 static const char *expected_log(void)
 {
+	if (pci_rejected)
+		return "0000:00:04.0: live update: cannot adopt the preserved translation, blocking it: -19";
 	if (refused)
 		return "0000:00:04.0: live update: cannot adopt the preserved translation, blocking it";
 	/* A legacy unit cannot do scalable mode: sm_on has nothing to say. */
@@ -337,13 +355,55 @@ static void check_fresh_iommufd_refused(int session, const char *bdf)
 	/* The cdev stays the session's until it finishes. */
 }
 
+/* The PCI core's side of a rejected record, each said once. */
+static void check_pci_rejected(void)
+{
+	static const char rejected[] = "PCI: liveupdate: ignoring the devices preserved by the previous kernel: -5";
+	static const char kept[] = "PCI: liveupdate: the previous kernel preserved devices; keeping bus numbers";
+
+	ktap_check(kmsg_count(rejected) == 1 && kmsg_count(kept) == 1,
+		   "the PCI record was rejected and the bus numbers kept: \"%s\", \"%s\" logged once",
+		   rejected, kept);
+}
+
+/*
+ * vfio-pci does not hand out the cdev of a device the PCI core did not
+ * adopt; the cdev opened afresh cannot be bound to a fresh iommufd either
+ * (EPERM): the group is owned by the refused restore.
+ */
+static void check_fresh_cdev_refused(int session, const char *bdf)
+{
+	static const char why[] = "live update: cannot retrieve: the PCI core did not adopt the device";
+	int before = kmsg_count(why), ret = pci_bind(bdf, "vfio-pci");
+	const char *step = "vfio-pci bind";
+	struct vdev v;
+
+	if (!ret) {
+		step = "cdev retrieve";
+		ret = luo_retrieve_fd(session, TOKEN_CDEV);
+	}
+	ktap_check(ret == -ENODEV && kmsg_count(why) == before + 1,
+		   "retrieving the cdev of %s from the session fails with ENODEV, \"%s\" logged once: %s: %s",
+		   bdf, why, step, ret < 0 ? strerror(-ret) : "retrieved");
+	if (ret >= 0)
+		close(ret);
+
+	ret = vdev_open(&v, bdf);
+	ktap_check(ret == -EPERM && v.failed_step &&
+		   !strcmp(v.failed_step, "VFIO_DEVICE_BIND_IOMMUFD"),
+		   "binding a freshly opened cdev of %s to a fresh iommufd fails with EPERM: %s: %s",
+		   bdf, ret ? v.failed_step : "all steps", ret ? strerror(-ret) : "bound");
+	if (!ret)
+		vdev_close(&v);
+}
+
 static void stage2_refused(void)
 {
 	char type[32] = "?", path[96];
 	struct lu_vm vm;
 	volatile uint8_t *bar;
 	uint64_t phys;
-	struct state *s = stage2_retrieve(&vm, 9);
+	struct state *s = stage2_retrieve(&vm, pci_rejected ? 11 : 9);
 	uint8_t *ram = vm.ram;
 
 	/* What the edu would get if it were not blocked: identity. */
@@ -356,6 +416,8 @@ static void stage2_refused(void)
 		   OTHER_EDU, type);
 	ktap_check(kmsg_count(expected_log()) == 1,
 		   "the restore was refused: \"%s\" logged once", expected_log());
+	if (pci_rejected)
+		check_pci_rejected();
 	check_translation_on();
 	bar = edu_still_master(s);
 	ktap_check(dma_faults(bar, s->bdf, IOVA + TARGET_OFF, ram),
@@ -368,13 +430,17 @@ static void stage2_refused(void)
 	pci_bar_unmap(bar, 4096);
 
 	check_dma_api_bind_refused(s->bdf);
-	check_fresh_iommufd_refused(vm.session, s->bdf);
+	if (pci_rejected)
+		check_fresh_cdev_refused(vm.session, s->bdf);
+	else
+		check_fresh_iommufd_refused(vm.session, s->bdf);
 	ktap_finish();
 }
 
 int main(int argc, char **argv)
 {
-	refused = argc > 1 && !strcmp(argv[1], "refused");
+	pci_rejected = argc > 1 && !strcmp(argv[1], "pci-rejected");
+	refused = pci_rejected || (argc > 1 && !strcmp(argv[1], "refused"));
 	if (lutest_stage() == 1)
 		stage1();
 	if (refused)

@@ -19,12 +19,14 @@
 static const char *const required[] = {
 	"pci-liveupdate",
 	"iommu-liveupdate",
+	"intel-iommu-liveupdate",
 	"vtdss_iommu_liveupdate_test",
 	"x86_64_iommu_liveupdate_test",
 };
 
 /* Cases that must run for every parameter of their format, never skip. */
 static const char *const required_cases[][2] = {
+	{ "pci-liveupdate", "pci_lu_test_rejected_keeps_bus_numbers" },
 	{ "iommu-liveupdate", "iommu_lu_test_domain_preserve" },
 	{ "iommu-liveupdate", "iommu_lu_test_domain_refused" },
 	{ "vtdss_iommu_liveupdate_test", "test_lu_preserve_takes_every_table" },
