@@ -29,6 +29,7 @@ int vtd_entry_of(const char *bdf, struct vtd_entry *e)
 		if (strncmp(line, want, strlen(want)))
 			continue;
 		memset(e, 0, sizeof(*e));
+		e->devfn = dev << 3 | fn;
 		if (sscanf(line + strlen(want),
 			   "0x%" SCNx64 ":0x%" SCNx64 " 0x%" SCNx64 ":0x%" SCNx64
 			   " %d 0x%" SCNx64 ":0x%" SCNx64 ":0x%" SCNx64,
@@ -65,17 +66,25 @@ unsigned int vtd_domain_id(const struct vtd_entry *e)
 	return e->pasid_val[1] & 0xffff;		/* PASID entry bits 79:64 */
 }
 
+/* The half of the root entry that leads to the device's context entry. */
+static uint64_t vtd_root_half(const struct vtd_entry *e)
+{
+	return e->pasid >= 0 && e->devfn >= 128 ? e->root_hi : e->root_lo;
+}
+
 bool vtd_entry_same(const struct vtd_entry *a, const struct vtd_entry *b)
 {
-	return a->ctx_hi == b->ctx_hi && a->ctx_lo == b->ctx_lo &&
+	return a->devfn == b->devfn && vtd_root_half(a) == vtd_root_half(b) &&
+	       a->ctx_hi == b->ctx_hi && a->ctx_lo == b->ctx_lo &&
 	       a->pasid == b->pasid &&
 	       !memcmp(a->pasid_val, b->pasid_val, sizeof(a->pasid_val));
 }
 
 void vtd_entry_str(const struct vtd_entry *e, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "context 0x%" PRIx64 ":0x%" PRIx64,
-			 e->ctx_hi, e->ctx_lo);
+	int n = snprintf(buf, len, "root 0x%" PRIx64 ":0x%" PRIx64
+			 ", context 0x%" PRIx64 ":0x%" PRIx64,
+			 e->root_hi, e->root_lo, e->ctx_hi, e->ctx_lo);
 
 	if (e->pasid >= 0 && n >= 0 && (size_t)n < len)
 		snprintf(buf + n, len - n,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct vtd_entry {
+	unsigned int devfn;		/* of the device the entries are for */
 	uint64_t root_hi, root_lo;
 	uint64_t ctx_hi, ctx_lo;
 	int pasid;			/* -1 in legacy mode */
@@ -23,9 +24,13 @@ int vtd_entry_of(const char *bdf, struct vtd_entry *e);
 const char *vtd_mode_of(const struct vtd_entry *e);
 /* Domain id in the context entry (legacy) or the PASID entry (scalable). */
 unsigned int vtd_domain_id(const struct vtd_entry *e);
-/* Same context entry and, in scalable mode, the same PASID entry. */
+/*
+ * Same root entry half (the one that leads to the device: scalable mode
+ * has a context table for devfn 0-127 in the low half and one for 128-255
+ * in the high half), context entry and, in scalable mode, PASID entry.
+ */
 bool vtd_entry_same(const struct vtd_entry *a, const struct vtd_entry *b);
-/* "context HI:LO[, PASID N V2:V1:V0]" for a report. */
+/* "root HI:LO, context HI:LO[, PASID N V2:V1:V0]" for a report. */
 void vtd_entry_str(const struct vtd_entry *e, char *buf, size_t len);
 
 /*

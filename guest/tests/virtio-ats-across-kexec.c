@@ -520,7 +520,7 @@ static void check_vtd(const struct state *s, const char *when)
 		ktap_info("now: %s, domain id %u; at kexec: %s", ret ? strerror(-ret) : now,
 			  ret ? 0 : vtd_domain_id(&e), then);
 	ktap_check(same,
-		   "%s: context entry%s and domain id %u of %s bit-identical to stage 1's",
+		   "%s: root and context entries%s and domain id %u of %s bit-identical to stage 1's",
 		   when, s->vtd.pasid >= 0 ? ", PASID entry" : "", s->domain_id,
 		   s->bdf);
 }
