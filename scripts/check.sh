@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# The whole check: apply the queue to a fresh base, checkpatch every patch,
-# verify the tree/export round trip, run the KUnit suites with kunit.py,
-# build, run every test of tests.list in every listed VT-d mode, print a
-# table and "N passed, N failed".
+# The whole check: judge the verdict's own cases, apply the queue to a
+# fresh base, checkpatch every patch, verify the tree/export round trip,
+# kernel-doc the changed files, run the KUnit suites with kunit.py, build,
+# run every test of tests.list in every listed VT-d mode, print a table
+# and "N passed, N failed".
 #   ONLY=REGEX   run only the tests whose "name mode:aw" matches
 
 . "$(dirname "$0")/lib.sh"
@@ -83,6 +84,7 @@ step verdict-selftest "$TOP/scripts/verdict-selftest.sh" || true
 step apply-queue "$TOP/scripts/tree.sh" || true
 step checkpatch checkpatch || true
 step export-roundtrip roundtrip || true
+step kernel-doc "$TOP/scripts/kdoc.sh" || true
 step kunit-py "$TOP/scripts/kunit.sh" || true
 if step kernel-build "$TOP/scripts/build-kernel.sh" &&
    step initramfs "$TOP/scripts/mkinitramfs.sh"; then
