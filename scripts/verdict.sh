@@ -10,10 +10,10 @@
 # addresses the test announced with "# expect-dmar-fault ADDR"; QEMU must
 # not have recorded unexpected faults either (TEST-10). What a test
 # announces with "# expect-translation-never-off" (and "# expect-root-
-# kept"), "# expect-ats-never-off",
-# "# expect-devtlb-flush-at-shutdown" and "# expect-devtlb-flush-then-ats-
-# off" is checked in QEMU's trace. A timeout gets the same console and
-# fault scans: a run that hung after a splat is a FAIL, not a TIMEOUT.
+# kept"), "# expect-ats-never-off", "# expect-devtlb-flush-at-shutdown",
+# "# expect-devtlb-flush-then-ats-off" and "# expect-hitless" is checked
+# in QEMU's trace. A timeout gets the same console and fault scans: a run
+# that hung after a splat is a FAIL, not a TIMEOUT.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -38,7 +38,8 @@ EXPECT_PATTERNS='^# expect-dmar-fault 0x[0-9a-f]+$
 ^# expect-root-kept$
 ^# expect-ats-never-off [0-9a-f]+:[0-9a-f]+\.[0-7] 0x[0-9a-f]+$
 ^# expect-devtlb-flush-at-shutdown 0x[0-9a-f]+$
-^# expect-devtlb-flush-then-ats-off 0x[0-9a-f]+ [0-9a-f]+:[0-9a-f]+\.[0-7] 0x[0-9a-f]+$'
+^# expect-devtlb-flush-then-ats-off 0x[0-9a-f]+ [0-9a-f]+:[0-9a-f]+\.[0-7] 0x[0-9a-f]+$
+^# expect-hitless 0x[0-9a-f]+ 0x[0-9a-f]+$'
 bad_expect=$(grep -a '^# expect-' "$KTAP" 2>/dev/null |
 	grep -avE -f <(printf '%s\n' "$EXPECT_PATTERNS") | head -1 || true)
 if [ -n "$bad_expect" ]; then
@@ -160,6 +161,33 @@ if grep -q '^# expect-translation-never-off$' "$KTAP"; then
 		exit 0
 	fi
 fi
+
+# "# expect-hitless A B": the guest marked two moments in QEMU's trace
+# with config writes of A and then B to the host bridge's scratch register
+# (as the power-off mark), around a change of owner that must leave the
+# hardware alone: between them, no invalidation but interrupt entry cache
+# ones (and their waits), no root table pointer and no enable or disable
+# of translation.
+for marks in $(sed -n 's/^# expect-hitless \(0x[0-9a-f]*\) \(0x[0-9a-f]*\)$/\1,\2/p' "$KTAP"); do
+	hitless=$(awk -v a="${marks%,*}" -v b="${marks#*,}" '
+		function mark(v) { return "pci_cfg_write mch 00:00.0 @0x3c <- " v }
+		$0 == mark(a) && !start { start = NR; next }
+		$0 == mark(b) && start && !end { end = NR; next }
+		!start || end { next }
+		$1 == "vtd_inv_desc" && $5 != "wait" && $5 != "iec" && !bad {
+			bad = "a " $5 " invalidation at trace line " NR }
+		($1 == "vtd_reg_dmar_root" || $1 == "vtd_dmar_enable") && !bad {
+			bad = $1 " at trace line " NR }
+		END {
+			if (!start) print "no mark " a " in the trace"
+			else if (!end) print "no mark " b " after mark " a " in the trace"
+			else if (bad) print bad ", between marks " a " and " b
+		}' "$DIR/qemu-trace.log" 2>/dev/null || echo "no QEMU trace")
+	if [ -n "$hitless" ]; then
+		echo "FAIL hitless change (QEMU trace): $hitless"
+		exit 0
+	fi
+done
 
 # The checks below split QEMU's trace into boots. Boot N starts at the Nth
 # "vtd_inv_qi_enable enabled 1": every kernel enables queued invalidation

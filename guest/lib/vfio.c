@@ -128,6 +128,12 @@ volatile uint8_t *pci_bar_map(const char *bdf, int bar, size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+int qemu_trace_mark(uint8_t value)
+{
+	/* The host bridge's Interrupt Line: a scratch register QEMU traces. */
+	return pci_config_write("0000:00:00.0", PCI_INTERRUPT_LINE, &value, 1);
+}
+
 void pci_bar_unmap(volatile uint8_t *bar, size_t len)
 {
 	if (bar)
@@ -340,12 +346,45 @@ int vdev_map_file(struct vdev *v, int memfd, uint64_t start, uint64_t len,
 
 int vdev_unmap(struct vdev *v, uint64_t iova, uint64_t len)
 {
+	uint64_t unmapped;
+
+	return vdev_unmap_count(v, iova, len, &unmapped);
+}
+
+int vdev_unmap_count(struct vdev *v, uint64_t iova, uint64_t len,
+		     uint64_t *unmapped)
+{
 	struct iommu_ioas_unmap unmap = {
 		.size = sizeof(unmap), .ioas_id = v->ioas,
 		.iova = iova, .length = len,
 	};
+	int ret = IOCTL(v->iommufd, IOMMU_IOAS_UNMAP, &unmap);
 
-	return IOCTL(v->iommufd, IOMMU_IOAS_UNMAP, &unmap);
+	*unmapped = ret ? 0 : unmap.length;
+	return ret;
+}
+
+int vdev_bind(struct vdev *v)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind), .iommufd = v->iommufd,
+	};
+	int ret = IOCTL(v->cdev, VFIO_DEVICE_BIND_IOMMUFD, &bind);
+
+	if (!ret)
+		v->devid = bind.out_devid;
+	return ret;
+}
+
+int vdev_attach_pt(struct vdev *v, uint32_t *pt_id)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach), .pt_id = *pt_id,
+	};
+	int ret = IOCTL(v->cdev, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
+
+	*pt_id = attach.pt_id;
+	return ret;
 }
 
 int vdev_mark_hwpt(struct vdev *v, uint64_t token)

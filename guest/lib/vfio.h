@@ -36,6 +36,12 @@ int pci_config_write(const char *bdf, unsigned int off, const void *buf,
  */
 volatile uint8_t *pci_bar_map(const char *bdf, int bar, size_t len);
 void pci_bar_unmap(volatile uint8_t *bar, size_t len);
+/*
+ * Mark this moment in QEMU's trace ("pci_cfg_write mch 00:00.0 @0x3c <-
+ * VALUE"), for a verdict that judges what the hardware saw between two
+ * marks ("# expect-hitless"). 0xa5 is the guest's power-off mark.
+ */
+int qemu_trace_mark(uint8_t value);
 
 /*
  * Bind @bdf to vfio-pci, open its cdev and a fresh iommufd, bind, allocate
@@ -53,6 +59,16 @@ void vdev_close(struct vdev *v);
 int vdev_map_file(struct vdev *v, int memfd, uint64_t start, uint64_t len,
 		  uint64_t iova);
 int vdev_unmap(struct vdev *v, uint64_t iova, uint64_t len);
+/* The same, with the number of bytes unmapped in *@unmapped. */
+int vdev_unmap_count(struct vdev *v, uint64_t iova, uint64_t len,
+		     uint64_t *unmapped);
+/* Bind @v->cdev to @v->iommufd (VFIO_DEVICE_BIND_IOMMUFD); sets devid. */
+int vdev_bind(struct vdev *v);
+/*
+ * Attach @v to the IOAS or HWPT *@pt_id (VFIO_DEVICE_ATTACH_IOMMUFD_PT);
+ * *@pt_id is then the HWPT the kernel attached it to.
+ */
+int vdev_attach_pt(struct vdev *v, uint32_t *pt_id);
 /* mmap BAR @bar of @v through its cdev; NULL (and *@len 0) on failure. */
 volatile uint8_t *vdev_bar_map(struct vdev *v, int bar, size_t *len);
 int vdev_config_read(struct vdev *v, unsigned int off, void *buf, size_t len);

@@ -20,6 +20,7 @@ static const char *const required[] = {
 	"pci-liveupdate",
 	"iommu-liveupdate",
 	"intel-iommu-liveupdate",
+	"iommufd-liveupdate",
 	"vtdss_iommu_liveupdate_test",
 	"x86_64_iommu_liveupdate_test",
 };
