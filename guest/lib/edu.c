@@ -71,6 +71,25 @@ bool edu_dma_to_ram(volatile uint8_t *bar, uint64_t iova, unsigned int off,
 	return edu_dma_wait(bar, 5000);
 }
 
+bool edu_dma_to_ram_irq(volatile uint8_t *bar, uint64_t iova,
+			unsigned int off, uint32_t len)
+{
+	edu_write64(bar, EDU_REG_DMA_SRC, EDU_BUF_ADDR + off);
+	edu_write64(bar, EDU_REG_DMA_DST, iova);
+	edu_write64(bar, EDU_REG_DMA_COUNT, len);
+	edu_write64(bar, EDU_REG_DMA_CMD,
+		    EDU_DMA_RUN | EDU_DMA_TO_RAM | EDU_DMA_IRQ);
+	return edu_dma_wait(bar, 5000);
+}
+
+uint32_t edu_irq_ack(volatile uint8_t *bar)
+{
+	uint32_t status = edu_read32(bar, EDU_REG_IRQ_STATUS);
+
+	edu_write32(bar, EDU_REG_IRQ_ACK, status);
+	return status;
+}
+
 bool edu_round_trip(volatile uint8_t *bar, uint8_t *src, uint64_t src_iova,
 		    const uint8_t *dst, uint64_t dst_iova, uint32_t seed)
 {

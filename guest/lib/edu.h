@@ -21,6 +21,9 @@
 #define EDU_REG_DMA_CMD		0x98
 #define EDU_DMA_RUN		0x1
 #define EDU_DMA_TO_RAM		0x2	/* direction: device buffer -> RAM */
+#define EDU_DMA_IRQ		0x4	/* raise an interrupt when done */
+#define EDU_REG_IRQ_STATUS	0x24
+#define EDU_REG_IRQ_ACK		0x64
 #define EDU_BUF_ADDR		0x40000
 #define EDU_BUF_SIZE		4096
 
@@ -44,6 +47,14 @@ bool edu_dma_to_ram(volatile uint8_t *bar, uint64_t iova, unsigned int off,
  * have the edu copy it to @dst (at @dst_iova) through its buffer: true if
  * the pattern arrived.
  */
+/*
+ * The same as edu_dma_to_ram(), asking the edu to raise its interrupt
+ * (MSI when enabled) when the transfer is done.
+ */
+bool edu_dma_to_ram_irq(volatile uint8_t *bar, uint64_t iova,
+			unsigned int off, uint32_t len);
+/* Acknowledge every interrupt the edu raised; returns what it had raised. */
+uint32_t edu_irq_ack(volatile uint8_t *bar);
 bool edu_round_trip(volatile uint8_t *bar, uint8_t *src, uint64_t src_iova,
 		    const uint8_t *dst, uint64_t dst_iova, uint32_t seed);
 

@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <linux/iommufd.h>
@@ -385,6 +387,41 @@ int vdev_attach_pt(struct vdev *v, uint32_t *pt_id)
 
 	*pt_id = attach.pt_id;
 	return ret;
+}
+
+int vdev_msi_eventfd(struct vdev *v)
+{
+	char buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
+	int32_t efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int ret;
+
+	if (efd < 0)
+		return -errno;
+	*set = (struct vfio_irq_set){
+		.argsz = sizeof(buf),
+		.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = VFIO_PCI_MSI_IRQ_INDEX,
+		.start = 0,
+		.count = 1,
+	};
+	memcpy(set->data, &efd, sizeof(efd));
+	ret = IOCTL(v->cdev, VFIO_DEVICE_SET_IRQS, set);
+	if (ret) {
+		close(efd);
+		return ret;
+	}
+	return efd;
+}
+
+uint64_t eventfd_wait(int efd, int ms)
+{
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+	uint64_t count = 0;
+
+	if (poll(&p, 1, ms) == 1 && read(efd, &count, sizeof(count)) < 0)
+		count = 0;
+	return count;
 }
 
 int vdev_mark_hwpt(struct vdev *v, uint64_t token)

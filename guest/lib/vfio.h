@@ -69,6 +69,13 @@ int vdev_bind(struct vdev *v);
  * *@pt_id is then the HWPT the kernel attached it to.
  */
 int vdev_attach_pt(struct vdev *v, uint32_t *pt_id);
+/*
+ * Arm MSI vector 0 of @v with a new eventfd (VFIO_DEVICE_SET_IRQS);
+ * returns the eventfd or -errno.
+ */
+int vdev_msi_eventfd(struct vdev *v);
+/* Wait up to @ms for @efd to fire; returns its count, 0 on timeout. */
+uint64_t eventfd_wait(int efd, int ms);
 /* mmap BAR @bar of @v through its cdev; NULL (and *@len 0) on failure. */
 volatile uint8_t *vdev_bar_map(struct vdev *v, int bar, size_t *len);
 int vdev_config_read(struct vdev *v, unsigned int off, void *buf, size_t len);

@@ -15,9 +15,9 @@ static int map_both(struct lu_vm *vm, size_t ram_size, size_t state_size)
 int lu_vm_create(struct lu_vm *vm, const char *name, size_t ram_size,
 		 size_t state_size)
 {
-	int luo = luo_open();
-
-	vm->session = luo >= 0 ? luo_create_session(luo, name) : luo;
+	vm->luo = luo_open();
+	vm->session = vm->luo >= 0 ? luo_create_session(vm->luo, name) :
+				     vm->luo;
 	if (vm->session < 0)
 		return vm->session;
 	vm->ram_fd = memfd_sealed("guest-ram", ram_size);
@@ -36,9 +36,9 @@ int lu_vm_preserve_memfds(struct lu_vm *vm)
 int lu_vm_retrieve(struct lu_vm *vm, const char *name, size_t ram_size,
 		   size_t state_size)
 {
-	int luo = luo_open();
-
-	vm->session = luo >= 0 ? luo_retrieve_session(luo, name) : luo;
+	vm->luo = luo_open();
+	vm->session = vm->luo >= 0 ? luo_retrieve_session(vm->luo, name) :
+				     vm->luo;
 	if (vm->session < 0)
 		return vm->session;
 	vm->ram_fd = luo_retrieve_fd(vm->session, LU_TOKEN_RAM);

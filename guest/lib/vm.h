@@ -15,6 +15,7 @@
 #define LU_TOKEN_STATE	2
 
 struct lu_vm {
+	int luo;		/* /dev/liveupdate: one open file at a time */
 	int session;
 	int ram_fd;
 	int state_fd;

@@ -16,11 +16,14 @@
  *      memfd);
  *   5. kexec, with the device in the middle of a DMA.
  *
- * Incoming kernel (stage 2): the VMM retrieves the session, its memfds and
- * the vfio cdev, and finds the guest's RAM written by the DMA that was in
- * flight at the kexec; the device keeps doing DMA through the same IOVAs.
- * Retrieving the iommufd (phase 2 of the series) is not possible yet, so
- * the new DMA is driven through sysfs, and the session is not finished.
+ * Incoming kernel (stage 2), phase 2 of the series: the VMM retrieves the
+ * session, its memfds and the iommufd, which holds the IOAS and HWPT under
+ * the ids they had; it retrieves the vfio cdev, binds it to that iommufd,
+ * attaches it to the HWPT (nothing is written to the IOMMU: the device
+ * translates through it already), re-arms MSI and finishes the session.
+ * The guest's RAM holds what the DMA in flight at the kexec wrote, and
+ * the device keeps doing DMA through the same IOVAs. Then it updates
+ * again: mark, preserve, kexec (stage 3 takes the device back once more).
  *
  * The kexec phase is measured with the TSC, which runs on across the kexec:
  * from the reboot() call to the first instruction of stage 2, of which the
@@ -64,6 +67,7 @@
 struct vmm_state {
 	uint64_t magic;
 	char bdf[32];
+	uint32_t ioas, hwpt;		/* the iommufd ids of the device's */
 	double tsc_per_ms;
 	uint64_t tsc_at_reboot;
 };
@@ -146,6 +150,8 @@ static void stage1(void)
 		      !assign_device(&v, st->bdf, ram_fd),
 		      "edu %s assigned: vfio cdev, iommufd, IOAS mapping RAM at IOVA 0x%lx, paging HWPT",
 		      st->bdf, RAM_IOVA);
+	st->ioas = v.ioas;
+	st->hwpt = v.hwpt;
 	phase("setup (RAM, device, iommufd, mapping)", ms_since(&t0));
 
 	pattern_fill(ram + SRC_OFF, EDU_BUF_SIZE, SEED);
@@ -189,27 +195,93 @@ static void stage1(void)
 	ktap_bail("reboot(KEXEC) returned: %s", strerror(errno));
 }
 
-/* A new DMA through the same IOVAs; the cdev takes no ioctls in phase 1. */
-static bool dma_after(const char *bdf, uint8_t *ram)
+/* A new DMA round trip through the same IOVAs. */
+static bool dma_after(volatile uint8_t *bar, uint8_t *ram, uint32_t seed)
 {
-	volatile uint8_t *bar = pci_bar_map(bdf, 0, 4096);
-	bool ok;
-
-	if (!bar)
-		return false;
 	/* A pattern the device has never seen: its buffer outlived the kexec. */
-	pattern_fill(ram + AFTER_SRC_OFF, EDU_BUF_SIZE, SEED_AFTER);
-	ok = edu_dma_from_ram(bar, RAM_IOVA + AFTER_SRC_OFF, 0, EDU_BUF_SIZE) &&
-	     edu_dma_to_ram(bar, RAM_IOVA + AFTER_OFF, 0, EDU_BUF_SIZE) &&
-	     pattern_check(ram + AFTER_OFF, EDU_BUF_SIZE, SEED_AFTER) < 0;
-	pci_bar_unmap(bar, 4096);
-	return ok;
+	pattern_fill(ram + AFTER_SRC_OFF, EDU_BUF_SIZE, seed);
+	return bar &&
+	       edu_dma_from_ram(bar, RAM_IOVA + AFTER_SRC_OFF, 0, EDU_BUF_SIZE) &&
+	       edu_dma_to_ram(bar, RAM_IOVA + AFTER_OFF, 0, EDU_BUF_SIZE) &&
+	       pattern_check(ram + AFTER_OFF, EDU_BUF_SIZE, seed) < 0;
 }
 
-static void stage2(void)
+static void kexec_phase(const struct vmm_state *st, uint64_t tsc,
+			double uptime)
+{
+	double total;
+
+	if (st->tsc_per_ms <= 0 || tsc <= st->tsc_at_reboot) {
+		ktap_info("kexec phase not measured: the TSC did not run on");
+		return;
+	}
+	total = (tsc - st->tsc_at_reboot) / st->tsc_per_ms;
+	phase("kexec (reboot() to the VMM running again)", total);
+	if (uptime >= 0) {
+		phase("  of which the new kernel's boot (its /proc/uptime)",
+		      uptime * 1e3);
+		phase("  the rest: freeze, shutdown, jump, early boot",
+		      total - uptime * 1e3);
+	}
+}
+
+/* Arm MSI, have the device raise it at the end of a DMA, disarm it. */
+static bool msi_fires(struct vdev *v, uint8_t *ram)
+{
+	struct vfio_irq_set off = {
+		.argsz = sizeof(off),
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = VFIO_PCI_MSI_IRQ_INDEX,
+	};
+	int efd = vdev_msi_eventfd(v);
+	bool ok;
+
+	if (efd < 0)
+		return false;
+	ok = edu_dma_to_ram_irq(v->bar0, RAM_IOVA + AFTER_OFF, 0,
+				EDU_BUF_SIZE) && eventfd_wait(efd, 2000);
+	edu_irq_ack(v->bar0);
+	close(efd);
+	/* The freeze of the next update wants the interrupts off. */
+	return !IOCTL(v->cdev, VFIO_DEVICE_SET_IRQS, &off) && ok;
+}
+
+/* Steps 3 to 5 again, in the new kernel, for the next update. */
+static void update_again(int stage, int luo, struct vdev *v, int ram_fd,
+			 int st_fd, struct vmm_state *st)
+{
+	struct timespec t0;
+	int session;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	session = luo_create_session(luo, SESSION "-again");
+	CHECK_OR_BAIL(session >= 0 && !mark_hwpt(v) &&
+		      !luo_preserve_fd(session, ram_fd, TOKEN_RAM) &&
+		      !luo_preserve_fd(session, st_fd, TOKEN_STATE) &&
+		      !luo_preserve_fd(session, v->iommufd, TOKEN_IOMMUFD) &&
+		      !luo_preserve_fd(session, v->cdev, TOKEN_CDEV),
+		      "next update: HWPT marked again; memfds, iommufd and cdev preserved in a new session");
+	phase("mark and preserve for the next update", ms_since(&t0));
+	/* The edu's buffer gets stage 1's pattern back for the in-flight DMA. */
+	CHECK_OR_BAIL(!kexec_load_next(stage + 1) &&
+		      edu_dma_from_ram(v->bar0, RAM_IOVA + SRC_OFF, 0,
+				       EDU_BUF_SIZE),
+		      "next kernel loaded, the device's buffer loaded from RAM");
+	st->tsc_per_ms = tsc_rate();
+	fflush(stdout);
+	edu_dma_start(v->bar0, RAM_IOVA + INFLIGHT_OFF, 0, EDU_BUF_SIZE, true);
+	st->tsc_at_reboot = __rdtsc();
+	kexec_reboot();
+	ktap_bail("reboot(KEXEC) returned: %s", strerror(errno));
+}
+
+/* Stages 2 and 3: take the device back; stage 2 then updates again. */
+static void later_stage(int stage)
 {
 	uint64_t tsc = __rdtsc();
-	int luo, session, ram_fd, st_fd, cdev;
+	struct vdev v = { .iommufd = -1, .cdev = -1 };
+	int luo, session, ram_fd, st_fd, ret;
+	uint32_t pt_id;
 	char buf[64] = "";
 	double uptime = -1;
 	struct vmm_state *st;
@@ -219,51 +291,73 @@ static void stage2(void)
 	if (read_file("/proc/uptime", buf, sizeof(buf)) < 0 ||
 	    sscanf(buf, "%lf", &uptime) != 1)
 		uptime = -1;
-	ktap_begin("lu-vmm", 2, 5);
+	ktap_begin("lu-vmm", stage, stage == 2 ? 10 : 8);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	luo = luo_open();
-	session = luo >= 0 ? luo_retrieve_session(luo, SESSION) : luo;
+	session = luo >= 0 ?
+		  luo_retrieve_session(luo, stage == 2 ? SESSION : SESSION "-again") :
+		  luo;
 	ram_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_RAM) : -1;
 	st_fd = session >= 0 ? luo_retrieve_fd(session, TOKEN_STATE) : -1;
 	ram = ram_fd >= 0 ? map_shared(ram_fd, RAM_SIZE) : NULL;
 	st = st_fd >= 0 ? map_shared(st_fd, sizeof(*st)) : NULL;
 	CHECK_OR_BAIL(ram && st && st->magic == STATE_MAGIC,
 		      "session, guest RAM and VMM state retrieved");
-	if (st->tsc_per_ms > 0 && tsc > st->tsc_at_reboot) {
-		double total = (tsc - st->tsc_at_reboot) / st->tsc_per_ms;
-
-		phase("kexec (reboot() to the VMM running again)", total);
-		if (uptime >= 0) {
-			phase("  of which the new kernel's boot (its /proc/uptime)",
-			      uptime * 1e3);
-			phase("  the rest: freeze, shutdown, jump, early boot",
-			      total - uptime * 1e3);
-		}
-	} else {
-		ktap_info("kexec phase not measured: the TSC did not run on");
-	}
-
-	/* The device stays owned by the kernel until vfio-pci takes it. */
-	CHECK_OR_BAIL(!pci_bind(st->bdf, "vfio-pci"), "vfio-pci bound to %s",
-		      st->bdf);
-	cdev = luo_retrieve_fd(session, TOKEN_CDEV);
-	CHECK_OR_BAIL(cdev >= 0, "vfio cdev retrieved");
-	phase("retrieve (session, memfds, cdev)", ms_since(&t0));
-
+	phase("retrieve session and memfds", ms_since(&t0));
+	kexec_phase(st, tsc, uptime);
 	ktap_check(pattern_check(ram + INFLIGHT_OFF, EDU_BUF_SIZE, SEED) < 0,
 		   "the DMA started just before reboot(KEXEC) landed in guest RAM at IOVA 0x%lx",
 		   RAM_IOVA + INFLIGHT_OFF);
+
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ktap_check(dma_after(st->bdf, ram),
+	v.iommufd = luo_retrieve_fd(session, TOKEN_IOMMUFD);
+	v.ioas = st->ioas;
+	v.hwpt = st->hwpt;
+	CHECK_OR_BAIL(v.iommufd >= 0, "iommufd retrieved: IOAS %u and HWPT %u as they were",
+		      st->ioas, st->hwpt);
+	phase("retrieve iommufd (IOAS rebuilt, RAM pinned)", ms_since(&t0));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	v.cdev = luo_retrieve_fd(session, TOKEN_CDEV);
+	CHECK_OR_BAIL(v.cdev >= 0, "vfio cdev retrieved (vfio-pci bound by the retrieve)");
+	phase("retrieve vfio cdev", ms_since(&t0));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = vdev_bind(&v);
+	phase("bind the cdev to the iommufd", ms_since(&t0));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pt_id = st->hwpt;
+	ret = ret ?: vdev_attach_pt(&v, &pt_id);
+	phase("attach to the restored HWPT", ms_since(&t0));
+	v.bar0 = ret ? NULL : vdev_bar_map(&v, 0, &v.bar0_size);
+	CHECK_OR_BAIL(!ret && pt_id == st->hwpt && v.bar0,
+		      "cdev bound to the iommufd and attached to HWPT %u, without a write to the IOMMU",
+		      st->hwpt);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ktap_check(msi_fires(&v, ram), "MSI re-armed: a DMA that raises it fires the eventfd");
+	phase("re-arm MSI, one interrupt", ms_since(&t0));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = luo_finish(session);
+	CHECK_OR_BAIL(!ret, "session finished: %s", ret ? strerror(-ret) : "ok");
+	phase("finish the session", ms_since(&t0));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ktap_check(dma_after(v.bar0, ram, SEED_AFTER + stage),
 		   "the device still does DMA through the preserved translation");
 	phase("a DMA round trip after the kexec", ms_since(&t0));
+	if (stage == 2)
+		update_again(stage, luo, &v, ram_fd, st_fd, st);
 	ktap_finish();
 }
 
 int main(void)
 {
-	if (lutest_stage() == 1)
+	int stage = lutest_stage();
+
+	if (stage == 1)
 		stage1();
-	stage2();
+	later_stage(stage);
 }
