@@ -13,7 +13,8 @@
  *   - the cdev bound to a fresh iommufd fails with EPERM, then binds to
  *     the retrieved one;
  *   - its first attach to any HWPT but the restored one fails with EBUSY;
- *     to the restored one it works, and DMA goes on;
+ *     until it is attached, the restored HWPT cannot be destroyed and the
+ *     session cannot finish (EBUSY); attached, DMA goes on;
  *   - until the finish: destroying the attached HWPT or its IOAS, map and
  *     unmap of the IOAS, and preserving the iommufd again fail with EBUSY;
  *   - the session finishes; then a map works and is reached by DMA, the
@@ -135,7 +136,7 @@ static void stage2(void)
 	uint8_t *ram;
 	bool ok;
 
-	ktap_begin(NAME, 2, 13);
+	ktap_begin(NAME, 2, 14);
 	luo = luo_open();
 	session = luo >= 0 ? luo_retrieve_session(luo, NAME) : luo;
 	CHECK_OR_BAIL(session >= 0, "session retrieved");
@@ -171,6 +172,13 @@ static void stage2(void)
 	ret = ret ?: vdev_attach_pt(&v, &pt_id);
 	ktap_check(ret == -EBUSY, "a first attach to another HWPT fails with EBUSY: %s",
 		   err_str(ret));
+
+	/* The device translates through the restored domain all along. */
+	ret = destroy(v.iommufd, s->hwpt);
+	ret2 = luo_finish(session);
+	ktap_check(ret == -EBUSY && ret2 == -EBUSY,
+		   "bound, not attached yet: destroying the restored HWPT (%s) and finishing (%s) fail with EBUSY",
+		   err_str(ret), err_str(ret2));
 
 	pt_id = s->hwpt;
 	ret = vdev_attach_pt(&v, &pt_id);
