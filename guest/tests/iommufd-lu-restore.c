@@ -6,10 +6,12 @@
  * memfds, the iommufd and the cdev. Stage 2, in the order a careless VMM
  * might go:
  *
- *   - finishing before anything is retrieved fails with EBUSY;
  *   - the iommufd retrieved before its memfds works (the retrieve takes
  *     them from the session), and the RAM memfd retrieved after it holds
  *     stage 1's bytes;
+ *   - with the cdev retrieved but not bound, finishing fails with EBUSY
+ *     (finishing before any retrieve gives everything up instead: see
+ *     iommufd-lu-abandon);
  *   - the cdev bound to a fresh iommufd fails with EPERM, then binds to
  *     the retrieved one;
  *   - its first attach to any HWPT but the restored one fails with EBUSY;
@@ -141,10 +143,6 @@ static void stage2(void)
 	session = luo >= 0 ? luo_retrieve_session(luo, NAME) : luo;
 	CHECK_OR_BAIL(session >= 0, "session retrieved");
 
-	ret = luo_finish(session);
-	ktap_check(ret == -EBUSY, "finishing before anything is retrieved fails with EBUSY: %s",
-		   err_str(ret));
-
 	v.iommufd = luo_retrieve_fd(session, TOKEN_IOMMUFD);
 	ram_fd = luo_retrieve_fd(session, LU_TOKEN_RAM);
 	st_fd = luo_retrieve_fd(session, LU_TOKEN_STATE);
@@ -158,6 +156,10 @@ static void stage2(void)
 	v.hwpt = s->hwpt;
 
 	v.cdev = luo_retrieve_fd(session, TOKEN_CDEV);
+	ret = luo_finish(session);
+	ktap_check(v.cdev >= 0 && ret == -EBUSY,
+		   "with the cdev retrieved but not bound, finishing fails with EBUSY: %s",
+		   err_str(ret));
 	w = v;
 	w.iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	ret = v.cdev < 0 ? v.cdev : vdev_bind(&w);

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * iommufd-lu-abandon: a VMM that never comes back for its device. Stage 1
+ * assigns an edu with guest RAM mapped from a sealed memfd, marks its
+ * HWPT, preserves the memfds, the iommufd and the cdev, and kexecs. In
+ * stage 2 the VMM retrieves the session and closes it without retrieving
+ * anything, so LUO finishes it on release. Then:
+ *
+ *   - the session finished (no "Unable to finish" line), the vfio-pci
+ *     handler stopped the device and iommufd dropped its HWPT (one log
+ *     line each), and the session is gone (retrieving it again: ENOENT);
+ *   - nr_iommu_pages went down by exactly the table pages the kernel had
+ *     adopted: the restored domain is freed;
+ *   - the edu, with bus mastering turned on again from config space,
+ *     cannot DMA to the IOVA that mapped RAM: its group is blocked;
+ *   - nobody can claim it: its cdev cannot be bound to a fresh iommufd
+ *     (EPERM).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/pci_regs.h>
+
+#include "edu.h"
+#include "ktap.h"
+#include "luo.h"
+#include "util.h"
+#include "vfio.h"
+#include "vm.h"
+#include "vtd.h"
+
+#define NAME		"iommufd-lu-abandon"
+#define TOKEN_IOMMUFD	3
+#define TOKEN_CDEV	4
+#define EDU		"0000:00:04.0"
+#define RAM_SIZE	(1UL << 20)
+#define IOVA		0x1000000UL
+#define SRC_OFF		0x1000UL
+#define DST_OFF		0x3000UL
+#define BAR_LEN		4096UL
+
+static void stage1(void)
+{
+	struct lu_vm vm;
+	struct vdev v;
+	bool ok;
+
+	ktap_begin(NAME, 1, 4);
+	ok = !lu_vm_create(&vm, NAME, RAM_SIZE, 64);
+	CHECK_OR_BAIL(ok, "session, RAM and state memfds");
+	ok = !vdev_open(&v, EDU) &&
+	     !vdev_map_file(&v, vm.ram_fd, 0, RAM_SIZE, IOVA) &&
+	     edu_round_trip(v.bar0, vm.ram + SRC_OFF, IOVA + SRC_OFF,
+			    vm.ram + DST_OFF, IOVA + DST_OFF, 0xab0);
+	CHECK_OR_BAIL(ok, "edu %s assigned, RAM mapped at IOVA 0x%lx, DMA round trip",
+		      EDU, IOVA);
+	CHECK_OR_BAIL(!vdev_mark_hwpt(&v, 0xab) && !lu_vm_preserve_memfds(&vm) &&
+		      !luo_preserve_fd(vm.session, v.iommufd, TOKEN_IOMMUFD) &&
+		      !luo_preserve_fd(vm.session, v.cdev, TOKEN_CDEV),
+		      "HWPT marked; memfds, iommufd and cdev preserved");
+	CHECK_OR_BAIL(!kexec_load_next(2), "next kernel loaded");
+	printf("# expect-translation-never-off\n");
+	fflush(stdout);
+	kexec_reboot();
+	ktap_bail("reboot(KEXEC) returned: %s", strerror(errno));
+}
+
+/* Exact: the per-CPU differences are folded in first. */
+static long nr_iommu_pages(void)
+{
+	char buf[8192], *p;
+
+	if (write_file("/proc/sys/vm/stat_refresh", "1") < 0 ||
+	    read_file("/proc/vmstat", buf, sizeof(buf)) < 0)
+		return -1;
+	p = strstr(buf, "\nnr_iommu_pages ");
+	return p ? strtol(p + strlen("\nnr_iommu_pages "), NULL, 10) : -1;
+}
+
+static long pages_adopted(void)
+{
+	char line[256], *p;
+
+	if (!kmsg_last(" pages adopted", line, sizeof(line)))
+		return -1;
+	p = strstr(line, "page table of ");
+	return p ? strtol(p + strlen("page table of "), NULL, 10) : -1;
+}
+
+/* Bus mastering on from config space: only the IOMMU can stop the DMA. */
+static void check_blocked(void)
+{
+	const uint16_t on = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	volatile uint8_t *bar = NULL;
+	uint8_t ram[4096] = {};
+	uint16_t cmd = 0;
+	char why[128];
+	bool ok;
+
+	if (!pci_config_read(EDU, PCI_COMMAND, &cmd, sizeof(cmd))) {
+		cmd |= on;
+		if (!pci_config_write(EDU, PCI_COMMAND, &cmd, sizeof(cmd)))
+			bar = pci_bar_map(EDU, 0, BAR_LEN);
+	}
+	ok = vtd_dma_faults(bar, EDU, IOVA + SRC_OFF, ram, sizeof(ram), why,
+			    sizeof(why));
+	ktap_check(ok, "bus mastering on again from config space, a DMA to IOVA 0x%lx, which mapped RAM, faults: %s",
+		   IOVA + SRC_OFF, why);
+	pci_bar_unmap(bar, BAR_LEN);
+}
+
+static void stage2(void)
+{
+	long adopted, before, after;
+	int luo, session, ret;
+	struct vdev v;
+	bool ok;
+
+	ktap_begin(NAME, 2, 6);
+	luo = luo_open();
+	session = luo >= 0 ? luo_retrieve_session(luo, NAME) : luo;
+	adopted = pages_adopted();
+	before = nr_iommu_pages();
+	CHECK_OR_BAIL(session >= 0 && adopted > 0 && before > 0,
+		      "session retrieved; the kernel adopted a table of %ld pages",
+		      adopted);
+
+	close(session);
+	ok = kmsg_count("Unable to finish session") == 0 &&
+	     kmsg_count_with("live update: not retrieved: bus mastering off", EDU) == 1 &&
+	     kmsg_count("an iommufd was not retrieved: its 1 HWPTs dropped") == 1;
+	ret = luo_retrieve_session(luo, NAME);
+	ktap_check(ok && ret == -ENOENT,
+		   "closed without retrieving anything: finished, the device stopped and the HWPT dropped (one line each), the session gone (%s)",
+		   ret < 0 ? strerror(-ret) : "retrieved again");
+
+	after = nr_iommu_pages();
+	ktap_check(after == before - adopted,
+		   "nr_iommu_pages %ld -> %ld: the %ld adopted table pages are freed",
+		   before, after, adopted);
+
+	check_blocked();
+
+	ret = vdev_open(&v, EDU);
+	ktap_check(ret == -EPERM && v.failed_step &&
+		   !strcmp(v.failed_step, "VFIO_DEVICE_BIND_IOMMUFD"),
+		   "its cdev cannot be bound to a fresh iommufd: %s at %s",
+		   ret ? strerror(-ret) : "bound", ret ? v.failed_step : "-");
+	if (!ret)
+		vdev_close(&v);
+
+	ret = kmsg_count_with("not taken over, blocked", EDU);
+	ktap_check(ret == 1, "its group is blocked and kept by the kernel (%d log line)",
+		   ret);
+	ktap_finish();
+}
+
+int main(void)
+{
+	if (lutest_stage() == 1)
+		stage1();
+	stage2();
+}
