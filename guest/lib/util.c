@@ -304,6 +304,18 @@ int read_file(const char *path, char *buf, size_t len)
 	return total;
 }
 
+long vmstat_exact(const char *name)
+{
+	char buf[8192], key[64], *p;
+
+	snprintf(key, sizeof(key), "\n%s ", name);
+	if (write_file("/proc/sys/vm/stat_refresh", "1") < 0 ||
+	    read_file("/proc/vmstat", buf, sizeof(buf)) < 0)
+		return -1;
+	p = strstr(buf, key);
+	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
 int write_file(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY);

@@ -55,6 +55,11 @@ int kmsg_count_with(const char *needle, const char *also);
 bool kmsg_last(const char *needle, char *line, size_t len);
 
 int read_file(const char *path, char *buf, size_t len);
+/*
+ * The /proc/vmstat counter @name, exact: the per-CPU differences are
+ * folded in first (vm.stat_refresh). -1 if it cannot be read.
+ */
+long vmstat_exact(const char *name);
 int write_file(const char *path, const char *s);
 uint64_t now_ms(void);
 

@@ -67,18 +67,6 @@ static void stage1(void)
 	ktap_bail("reboot(KEXEC) returned: %s", strerror(errno));
 }
 
-/* Exact: the per-CPU differences are folded in first. */
-static long nr_iommu_pages(void)
-{
-	char buf[8192], *p;
-
-	if (write_file("/proc/sys/vm/stat_refresh", "1") < 0 ||
-	    read_file("/proc/vmstat", buf, sizeof(buf)) < 0)
-		return -1;
-	p = strstr(buf, "\nnr_iommu_pages ");
-	return p ? strtol(p + strlen("\nnr_iommu_pages "), NULL, 10) : -1;
-}
-
 static long pages_adopted(void)
 {
 	char line[256], *p;
@@ -122,7 +110,7 @@ static void stage2(void)
 	luo = luo_open();
 	session = luo >= 0 ? luo_retrieve_session(luo, NAME) : luo;
 	adopted = pages_adopted();
-	before = nr_iommu_pages();
+	before = vmstat_exact("nr_iommu_pages");
 	CHECK_OR_BAIL(session >= 0 && adopted > 0 && before > 0,
 		      "session retrieved; the kernel adopted a table of %ld pages",
 		      adopted);
@@ -136,7 +124,7 @@ static void stage2(void)
 		   "closed without retrieving anything: finished, the device stopped and the HWPT dropped (one line each), the session gone (%s)",
 		   ret < 0 ? strerror(-ret) : "retrieved again");
 
-	after = nr_iommu_pages();
+	after = vmstat_exact("nr_iommu_pages");
 	ktap_check(after == before - adopted,
 		   "nr_iommu_pages %ld -> %ld: the %ld adopted table pages are freed",
 		   before, after, adopted);

@@ -90,18 +90,6 @@ static const char *session_of(int boot)
 	return session_name;
 }
 
-/* Exact: the per-CPU differences are folded in first. */
-static long nr_iommu_pages(void)
-{
-	char buf[8192], *p;
-
-	if (write_file("/proc/sys/vm/stat_refresh", "1") < 0 ||
-	    read_file("/proc/vmstat", buf, sizeof(buf)) < 0)
-		return -1;
-	p = strstr(buf, "\nnr_iommu_pages ");
-	return p ? strtol(p + strlen("\nnr_iommu_pages "), NULL, 10) : -1;
-}
-
 /* The memfd of @token: RAM and state are the lu_vm's; plugged ones here. */
 static int plugged_fd[BOOTS + 1] = { -1, -1, -1, -1, -1 };
 
@@ -321,7 +309,7 @@ static void change_layout(int boot, struct vdev *v, struct lu_vm *vm,
 {
 	const uint32_t token = TOKEN_HOTPLUG + boot;
 	struct area plug = { plug_iova[boot], PLUG_SIZE, 0, token };
-	long before = nr_iommu_pages(), after;
+	long before = vmstat_exact("nr_iommu_pages"), after;
 	struct area gone;
 	uint64_t unmapped;
 	uint8_t *map;
@@ -332,7 +320,7 @@ static void change_layout(int boot, struct vdev *v, struct lu_vm *vm,
 	map = plugged_fd[boot] >= 0 ? map_shared(plugged_fd[boot], PLUG_SIZE) :
 				      NULL;
 	ret = map ? map_area(v, vm, &plug) : -ENOMEM;
-	after = nr_iommu_pages();
+	after = vmstat_exact("nr_iommu_pages");
 	ok = !ret && round_trip_at(v->bar0, map, plug.iova, 0x9100u + boot);
 	ktap_check(ok && after == before + 1,
 		   "memfd of %lu KiB plugged at IOVA 0x%" PRIx64 " (%s): a DMA round trip through it works; nr_iommu_pages %ld -> %ld, one leaf table more",
@@ -344,7 +332,7 @@ static void change_layout(int boot, struct vdev *v, struct lu_vm *vm,
 	gone = s->areas[1];
 	before = after;
 	ret = vdev_unmap_count(v, gone.iova, gone.len, &unmapped);
-	after = nr_iommu_pages();
+	after = vmstat_exact("nr_iommu_pages");
 	ktap_check(!ret && unmapped == gone.len && after == before,
 		   "area at IOVA 0x%" PRIx64 " unmapped: %" PRIu64 " of %" PRIu64 " bytes (%s); nr_iommu_pages %ld -> %ld: no table emptied",
 		   gone.iova, unmapped, gone.len, ret ? strerror(-ret) : "ok",
@@ -366,10 +354,10 @@ static void check_destroy(struct vdev *v, const struct state *s)
 	if (kmsg_last(" pages adopted", line, sizeof(line)) &&
 	    (p = strstr(line, "page table of ")))
 		adopted = strtol(p + strlen("page table of "), NULL, 10);
-	before = nr_iommu_pages();
+	before = vmstat_exact("nr_iommu_pages");
 	ret = ioctl(v->cdev, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach) ? -errno :
 	      ioctl(v->iommufd, IOMMU_DESTROY, &destroy) ? -errno : 0;
-	after = nr_iommu_pages();
+	after = vmstat_exact("nr_iommu_pages");
 	ktap_check(!ret && adopted > 0 && after == before - adopted,
 		   "HWPT %u detached and destroyed (%s): nr_iommu_pages %ld -> %ld, the %ld table pages the kernel adopted freed",
 		   s->hwpt, ret ? strerror(-ret) : "ok", before, after, adopted);
