@@ -11,7 +11,7 @@
  *     line each), and the session is gone (retrieving it again: ENOENT);
  *   - nr_iommu_pages went down by exactly the table pages the kernel had
  *     adopted: the restored domain is freed;
- *   - the edu, with bus mastering turned on again from config space,
+ *   - bus mastering is off; turned on again from config space, the edu
  *     cannot DMA to the IOVA that mapped RAM: its group is blocked;
  *   - nobody can claim it: its cdev cannot be bound to a fresh iommufd
  *     (EPERM).
@@ -87,7 +87,11 @@ static void check_blocked(void)
 	char why[128];
 	bool ok;
 
-	if (!pci_config_read(EDU, PCI_COMMAND, &cmd, sizeof(cmd))) {
+	if (pci_config_read(EDU, PCI_COMMAND, &cmd, sizeof(cmd)))
+		cmd = 0xffff;
+	ktap_check(!(cmd & PCI_COMMAND_MASTER),
+		   "bus mastering off after the give-up (command 0x%04x)", cmd);
+	if (cmd != 0xffff) {
 		cmd |= on;
 		if (!pci_config_write(EDU, PCI_COMMAND, &cmd, sizeof(cmd)))
 			bar = pci_bar_map(EDU, 0, BAR_LEN);
@@ -106,7 +110,7 @@ static void stage2(void)
 	struct vdev v;
 	bool ok;
 
-	ktap_begin(NAME, 2, 6);
+	ktap_begin(NAME, 2, 7);
 	luo = luo_open();
 	session = luo >= 0 ? luo_retrieve_session(luo, NAME) : luo;
 	adopted = pages_adopted();
