@@ -22,13 +22,17 @@ make -s -C "$TOP/guest" OUT="$KOBJ/guest" HDR="$KOBJ/usr/include"
 # Whole directories, and single programs of directories whose other tests
 # need more than this guest has (iommu's need IOMMUFD_TEST and libcap).
 SELFTESTS=(vfio iommu)
-declare -A SELFTEST_PROGS=([iommu]=iommufd_liveupdate_uapi_test)
+declare -A SELFTEST_PROGS=(
+	[iommu]="iommufd_liveupdate_uapi_test iommufd_liveupdate_kexec_test")
 for t in "${SELFTESTS[@]}"; do
-	prog=${SELFTEST_PROGS[$t]:+$KOBJ/kselftest/$t/${SELFTEST_PROGS[$t]}}
+	progs=()
+	for p in ${SELFTEST_PROGS[$t]:-}; do
+		progs+=("$KOBJ/kselftest/$t/$p")
+	done
 	mkdir -p "$KOBJ/kselftest/$t"
 	make -s -C "$LINUX/tools/testing/selftests/$t" OUTPUT="$KOBJ/kselftest/$t" \
 		KHDR_INCLUDES="-isystem $KOBJ/usr/include" EXTRA_CFLAGS=-static \
-		$prog 2> >(grep -v 'statically linked applications requires' >&2)
+		"${progs[@]}" 2> >(grep -v 'statically linked applications requires' >&2)
 done
 
 list=$KOBJ/initramfs.list
