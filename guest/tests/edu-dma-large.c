@@ -7,12 +7,21 @@
  *   high: file 512M - 1G at IOVA 4G + 4K, above 4 GiB and misaligned by
  *         4K: the IOMMU can only map it with 4K pages.
  *
+ * With "4k" (edu-dma-large-4k), shmem has no huge pages and the memfd is
+ * in 4K folios: the low range is mapped with 4K pages too.
+ *
  * The number of page-table pages the kernel preserves for the domain must
  * equal the number the domain took (vmstat's nr_iommu_pages grows by that
  * much when the ranges are mapped, the top table aside), and the next
  * kernel must adopt exactly as many. Across the kexec, a DMA lands above
  * 4 GiB, and afterwards DMA goes to the first, the last and some random
  * pages of each range, each landing at its own offset of the memfd.
+ *
+ * Then the VMM takes the device back (phase 2): the iommufd is retrieved,
+ * which pins the 1 GiB again, the cdev is bound and attached to the
+ * restored HWPT, DMA goes on through it and the session finishes. For
+ * scale, the same 1 GiB is then mapped afresh with IOMMU_IOAS_MAP_FILE at
+ * other IOVAs of the same layout; both times are reported.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +39,7 @@
 
 #define SESSION		"edu-dma-large"
 #define TOKEN_IOMMUFD	3
+#define REF_OFFSET	(8UL << 30)	/* IOVA + this: the reference mapping */
 #define TOKEN_CDEV	4
 #define HWPT_TOKEN	0x6c617267ULL
 
@@ -52,17 +62,20 @@ struct range {
 };
 
 static const struct range ranges[] = {
-	{ "low (2M pages, below 4G)", 0, LOW_IOVA },
+	{ "low (2M pages if in 2M folios, below 4G)", 0, LOW_IOVA },
 	{ "high (4K pages, above 4G)", HALF, HIGH_IOVA },
 };
 
 struct state {
 	uint64_t magic;
 	char bdf[32];
+	uint32_t ioas, hwpt;		/* the device's iommufd ids */
 	uint64_t tables;		/* preserved, as the kernel said */
 	uint64_t pfn[NPAGES];
 };
 #define STATE_MAGIC	0x6c61726765000000ULL
+
+static bool small_folios;	/* "4k": shmem without huge pages */
 
 /* The VT-d address width of this run (vm.sh: luaw=). */
 static int aw_bits(void)
@@ -136,8 +149,9 @@ static void stage1(void)
 	ktap_begin(SESSION, 1, 9);
 
 	CHECK_OR_BAIL(!write_file("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-				  "always"),
-		      "shmem backed by transparent huge pages");
+				  small_folios ? "never" : "always"),
+		      "shmem %s transparent huge pages",
+		      small_folios ? "without" : "backed by");
 	ok = !lu_vm_create(&vm, SESSION, RAM_SIZE, sizeof(*s));
 	session = vm.session;
 	ram_fd = vm.ram_fd;
@@ -149,6 +163,8 @@ static void stage1(void)
 	/* The edu that can address all of RAM (vm.sh: dma_mask) */
 	snprintf(s->bdf, sizeof(s->bdf), "0000:00:04.0");
 	CHECK_OR_BAIL(!vdev_open(&v, s->bdf), "edu %s assigned", s->bdf);
+	s->ioas = v.ioas;
+	s->hwpt = v.hwpt;
 	for (i = 0; i < RAM_SIZE; i += PAGE_SIZE)
 		ram[i] = 0;	/* allocate it all, in 2M folios where it can */
 	before = iommu_pages();
@@ -179,7 +195,7 @@ static void stage1(void)
 	 * address bits, one more level above the directories.
 	 */
 	expected = 1 + low_4k + 1 + 257 + (aw_bits() == 48);
-	CHECK_OR_BAIL(ok && runs >= RAM_SIZE / SZ_2M / 2 &&
+	CHECK_OR_BAIL(ok && (small_folios ? runs == 0 : runs >= RAM_SIZE / SZ_2M / 2) &&
 		      after - before == expected,
 		      "%lu of the %lu 2M blocks in 2M folios: %ld page-table pages expected for 2M and 4K IOMMU pages, %ld taken",
 		      runs, RAM_SIZE / SZ_2M, expected, after - before);
@@ -243,6 +259,48 @@ static void check_range(volatile uint8_t *bar, uint8_t *ram, int r)
 		   ranges[r].name, landed, NR_PROBES);
 }
 
+/*
+ * Phase 2, timed: retrieve the iommufd, bind and attach the cdev, DMA,
+ * finish; then, for scale, IOMMU_IOAS_MAP_FILE of the same RAM.
+ */
+static void take_back(struct lu_vm *vm, const struct state *s)
+{
+	struct vdev v = { .iommufd = -1, .cdev = -1, .ioas = s->ioas };
+	uint64_t t0, retrieve_ms, map_ms;
+	uint32_t pt_id = s->hwpt;
+	bool landed;
+	int r, ret;
+
+	t0 = now_ms();
+	v.iommufd = luo_retrieve_fd(vm->session, TOKEN_IOMMUFD);
+	retrieve_ms = now_ms() - t0;
+	v.cdev = luo_retrieve_fd(vm->session, TOKEN_CDEV);
+	ret = v.iommufd < 0 ? v.iommufd : v.cdev < 0 ? v.cdev : vdev_bind(&v);
+	ret = ret ?: vdev_attach_pt(&v, &pt_id);
+	v.bar0 = ret ? NULL : vdev_bar_map(&v, 0, &v.bar0_size);
+	CHECK_OR_BAIL(v.bar0 && pt_id == s->hwpt,
+		      "iommufd retrieved in %" PRIu64 " ms, cdev bound and attached to HWPT %u: %s",
+		      retrieve_ms, s->hwpt, ret ? strerror(-ret) : "ok");
+	landed = dma_lands(v.bar0, vm->ram, HALF - PAGE_SIZE);
+	ret = luo_finish(vm->session);
+	ktap_check(landed && !ret,
+		   "DMA through the retrieved HWPT lands; session finished (%s)",
+		   ret ? strerror(-ret) : "ok");
+
+	t0 = now_ms();
+	for (r = 0, ret = 0; r < 2 && !ret; r++)
+		ret = vdev_map_file(&v, vm->ram_fd, ranges[r].file_off, HALF,
+				    ranges[r].iova + REF_OFFSET);
+	map_ms = now_ms() - t0;
+	for (r = 0; r < 2; r++)
+		vdev_unmap(&v, ranges[r].iova + REF_OFFSET, HALF);
+	ktap_check(!ret, "for scale, IOMMU_IOAS_MAP_FILE of the same 1 GiB: %" PRIu64 " ms (%s)",
+		   map_ms, ret ? strerror(-ret) : "ok");
+	ktap_info("cost: 1 GiB in %s folios: retrieve of the iommufd %" PRIu64 " ms, IOMMU_IOAS_MAP_FILE %" PRIu64 " ms",
+		  small_folios ? "4K" : "2M", retrieve_ms, map_ms);
+	vdev_close(&v);
+}
+
 static void stage2(void)
 {
 	volatile uint8_t *bar;
@@ -253,7 +311,7 @@ static void stage2(void)
 	bool ok;
 	int r;
 
-	ktap_begin(SESSION, 2, 7);
+	ktap_begin(SESSION, 2, 10);
 	ok = !lu_vm_retrieve(&vm, SESSION, RAM_SIZE, sizeof(*s));
 	ram = vm.ram;
 	s = vm.state;
@@ -278,11 +336,13 @@ static void stage2(void)
 	for (r = 0; r < 2; r++)
 		check_range(bar, ram, r);
 	pci_bar_unmap(bar, 4096);
+	take_back(&vm, s);
 	ktap_finish();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	small_folios = argc > 1 && !strcmp(argv[1], "4k");
 	if (lutest_stage() == 1)
 		stage1();
 	stage2();
