@@ -30,12 +30,15 @@ static const char *const required_cases[][2] = {
 	{ "pci-liveupdate", "pci_lu_test_rejected_keeps_bus_numbers" },
 	{ "iommu-liveupdate", "iommu_lu_test_domain_preserve" },
 	{ "iommu-liveupdate", "iommu_lu_test_domain_refused" },
+	{ "iommu-liveupdate", "iommu_lu_test_release_counts_leaves" },
 	{ "vtdss_iommu_liveupdate_test", "test_lu_preserve_takes_every_table" },
 	{ "vtdss_iommu_liveupdate_test", "test_lu_preserve_failure_releases_all" },
 	{ "vtdss_iommu_liveupdate_test", "test_lu_restore_refuses_mismatch" },
+	{ "vtdss_iommu_liveupdate_test", "test_lu_check_mapped" },
 	{ "x86_64_iommu_liveupdate_test", "test_lu_preserve_takes_every_table" },
 	{ "x86_64_iommu_liveupdate_test", "test_lu_preserve_failure_releases_all" },
 	{ "x86_64_iommu_liveupdate_test", "test_lu_restore_refuses_mismatch" },
+	{ "x86_64_iommu_liveupdate_test", "test_lu_check_mapped" },
 };
 
 #define MAX_SUITES 64
