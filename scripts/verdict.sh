@@ -6,8 +6,10 @@
 # (the guest powered off; 124 is a timeout); every "# expect-" line must be
 # one this script knows, complete. Every stage must have a plan and exactly
 # that many results, all "ok"; the console must be free of WARN, BUG,
-# lockdep, sleep-in-atomic and DMAR fault reports, except faults at
-# addresses the test announced with "# expect-dmar-fault ADDR"; QEMU must
+# lockdep, sleep-in-atomic, kmemleak and DMAR fault reports, except faults
+# at addresses the test announced with "# expect-dmar-fault ADDR" and the
+# allocator's warnings of a test that announced "# expect-alloc-failures"
+# (it injects them); QEMU must
 # not have recorded unexpected faults either (TEST-10). What a test
 # announces with "# expect-translation-never-off" (and "# expect-root-
 # kept"), "# expect-ats-never-off", "# expect-devtlb-flush-at-shutdown",
@@ -39,7 +41,8 @@ EXPECT_PATTERNS='^# expect-dmar-fault 0x[0-9a-f]+$
 ^# expect-ats-never-off [0-9a-f]+:[0-9a-f]+\.[0-7] 0x[0-9a-f]+$
 ^# expect-devtlb-flush-at-shutdown 0x[0-9a-f]+$
 ^# expect-devtlb-flush-then-ats-off 0x[0-9a-f]+ [0-9a-f]+:[0-9a-f]+\.[0-7] 0x[0-9a-f]+$
-^# expect-hitless 0x[0-9a-f]+ 0x[0-9a-f]+$'
+^# expect-hitless 0x[0-9a-f]+ 0x[0-9a-f]+$
+^# expect-alloc-failures$'
 bad_expect=$(grep -a '^# expect-' "$KTAP" 2>/dev/null |
 	grep -avE -f <(printf '%s\n' "$EXPECT_PATTERNS") | head -1 || true)
 if [ -n "$bad_expect" ]; then
@@ -91,7 +94,18 @@ if [ -z "$timeout" ]; then
 	esac
 fi
 
-splat=$(grep -m1 -E 'WARNING:|BUG:|Oops|Kernel panic|general protection|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|Call Trace:|UBSAN:|KASAN:|kmemleak|INFO: |detected stalls' "$CONSOLE" || true)
+# A test that injects allocation failures says so ("# expect-alloc-
+# failures"): the allocator's warning for each, with its stack up to the
+# end of the task's trace, is then expected. Everything else still counts.
+splat_console=$CONSOLE
+if grep -q '^# expect-alloc-failures$' "$KTAP"; then
+	splat_console=$(mktemp)
+	trap 'rm -f "$splat_console"' EXIT
+	awk '/(page allocation failure|vmalloc error): / { skip = 1 }
+	     !skip { print }
+	     skip && /<\/TASK>/ { skip = 0 }' "$CONSOLE" > "$splat_console"
+fi
+splat=$(grep -m1 -E 'WARNING:|BUG:|Oops|Kernel panic|general protection|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|Call Trace:|UBSAN:|KASAN:|kmemleak: [0-9]+ new suspected memory leak|unreferenced object 0x|INFO: |detected stalls' "$splat_console" || true)
 if [ -n "$splat" ]; then
 	echo "FAIL kernel: ${splat#*] }"
 	exit 0
