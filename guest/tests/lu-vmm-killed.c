@@ -11,8 +11,13 @@
  *   - the next VMM can open /dev/liveupdate, create a session of the
  *     same name and assign the device again (it gets that far).
  *
- * Then a fresh VMM (the test itself) assigns the device, DMA works,
- * kmemleak finds nothing, and it live-updates the device with a DMA in
+ * Then a fresh VMM (the test itself) assigns the device, DMA works and
+ * kmemleak finds nothing. It preserves memfds, iommufd and cdev, and then
+ * a second edu with MSI enabled: the kexec is refused with EBUSY when the
+ * freeze reaches that device (one log line), after the IOMMU state and
+ * the first device were frozen; they are thawed again and the first
+ * device does DMA. Closed, the session leaves the IOAS mapping and
+ * unmapping again. Then the VMM live-updates the device with a DMA in
  * flight. Stage 2: the DMA landed, the VMM takes the device back through
  * the retrieved iommufd, DMA works through it, and the session finishes.
  */
@@ -32,6 +37,7 @@
 
 #define NAME		"lu-vmm-killed"
 #define EDU		"0000:00:04.0"
+#define EDU2		"0000:01:00.0"	/* behind the root port */
 #define RAM_SIZE	(1UL << 20)
 #define IOVA		0x1000000UL
 #define SRC_OFF		0x1000UL
@@ -39,6 +45,8 @@
 #define INFLIGHT_OFF	0x5000UL
 #define TOKEN_IOMMUFD	3
 #define TOKEN_CDEV	4
+#define TOKEN_CDEV2	5
+#define IOVA2		0x2000000UL
 #define HWPT_TOKEN	0x6b696c6cULL
 #define SEED		0x6b696c6cu
 #define KMEMLEAK	"/sys/kernel/debug/kmemleak"
@@ -138,6 +146,50 @@ static bool kmemleak_clean(void)
 	       read_file(KMEMLEAK, report, sizeof(report)) == 0;
 }
 
+static bool dma_works(struct lu_vm *vm, struct vdev *v, uint32_t seed)
+{
+	return edu_round_trip(v->bar0, vm->ram + SRC_OFF, IOVA + SRC_OFF,
+			      vm->ram + DST_OFF, IOVA + DST_OFF, seed);
+}
+
+/*
+ * LUO freezes files in preservation order: the iommufd (with the IOMMU
+ * units) and the first cdev are frozen when the second device, with MSI
+ * on, refuses; all of it must thaw. The session is then closed and made
+ * anew for the real update.
+ */
+static void refused_kexec(struct lu_vm *vm, struct vdev *v)
+{
+	const char *refusal = "live update: cannot freeze: interrupts are enabled";
+	int i, ret, efd = -1, before = kmsg_count_with(refusal, EDU2);
+	struct vdev w;
+	bool ok;
+
+	ret = vdev_open(&w, EDU2);
+	efd = ret ? -1 : vdev_msi_eventfd(&w);
+	ret = ret ?: efd < 0 ? efd : 0;
+	for (i = 0; !ret && i < NR_STEPS; i++)
+		ret = vmm_preserve(vm, v, i);
+	ret = ret ?: luo_preserve_fd(vm->session, w.cdev, TOKEN_CDEV2);
+	ret = ret ?: kexec_load_next(2);
+	ret = ret ?: kexec_reboot();
+	ok = ret == -EBUSY && kmsg_count_with(refusal, EDU2) == before + 1 &&
+	     dma_works(vm, v, SEED + 3);
+	ktap_check(ok, "with a second edu (MSI on) preserved last, reboot(KEXEC) fails at its freeze: %s, one log line; thawed, the first device does DMA",
+		   ret ? strerror(-ret) : "it did not fail");
+	if (efd >= 0)
+		close(efd);
+	if (!ret || ret == -EBUSY)
+		vdev_close(&w);
+
+	close(vm->session);
+	vm->session = luo_create_session(vm->luo, NAME);
+	ok = vm->session >= 0 &&
+	     !vdev_map_file(v, vm->ram_fd, 0, RAM_SIZE, IOVA2) &&
+	     !vdev_unmap(v, IOVA2, RAM_SIZE) && dma_works(vm, v, SEED + 4);
+	CHECK_OR_BAIL(ok, "that session closed, the IOAS maps and unmaps again, DMA works; a new session");
+}
+
 static void stage1(void)
 {
 	struct lu_vm vm;
@@ -146,7 +198,7 @@ static void stage1(void)
 	int balance, i;
 	bool ok;
 
-	ktap_begin(NAME, 1, 7);
+	ktap_begin(NAME, 1, 9);
 	balance = device_preserves();
 	ok = !write_file(KMEMLEAK, "scan") && !write_file(KMEMLEAK, "clear");
 	CHECK_OR_BAIL(ok, "kmemleak scanned and cleared");
@@ -158,6 +210,8 @@ static void stage1(void)
 			    vm.ram + DST_OFF, IOVA + DST_OFF, SEED);
 	CHECK_OR_BAIL(ok, "a fresh VMM assigns the device: DMA works");
 	ktap_check(kmemleak_clean(), "kmemleak: nothing leaked by the killed VMMs");
+
+	refused_kexec(&vm, &v);
 
 	s = vm.state;
 	s->magic = STATE_MAGIC;
