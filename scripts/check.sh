@@ -94,6 +94,9 @@ if step kernel-build "$TOP/scripts/build-kernel.sh" &&
 		[[ " $modes " == *" xfail "* ]] && xfail=1
 		export VM_MEM=2G
 		[[ " $modes " =~ \ mem=([0-9]+[MG])\  ]] && VM_MEM=${BASH_REMATCH[1]}
+		export VM_TIMEOUT=180 VM_BOOT_ARGS=
+		[[ " $modes " =~ \ timeout=([0-9]+)\  ]] && VM_TIMEOUT=${BASH_REMATCH[1]}
+		[[ " $modes " =~ \ boot=([^\ ]+)\  ]] && VM_BOOT_ARGS=${BASH_REMATCH[1]}
 		for m in $modes; do
 			[[ "$m" == *:* ]] || continue
 			if [ -n "${ONLY:-}" ] && ! grep -qE "$ONLY" <<< "$name $m"; then

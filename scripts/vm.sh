@@ -51,6 +51,8 @@ cmdline+=" kho_scratch=64M,512M,256M"
 # suites check for leaks with vmstat counters that lag per CPU, which fails
 # at random in a 2-CPU guest; kunit.py runs them where that holds.
 cmdline+=" kunit.filter_glob=*liveupdate*"
+# Extra arguments a test asks for in tests.list ("boot=").
+[ -n "${VM_BOOT_ARGS:-}" ] && cmdline+=" $VM_BOOT_ARGS"
 
 rm -rf "$DIR" && mkdir -p "$DIR"
 start=$(now)
