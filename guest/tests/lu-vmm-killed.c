@@ -14,9 +14,10 @@
  * Then a fresh VMM (the test itself) assigns the device, DMA works and
  * kmemleak finds nothing. It preserves memfds, iommufd and cdev, and then
  * a second edu with MSI enabled: the kexec is refused with EBUSY when the
- * freeze reaches that device (one log line), after the IOMMU state and
- * the first device were frozen; they are thawed again and the first
- * device does DMA. Closed, the session leaves the IOAS mapping and
+ * freeze reaches that device (one log line). LUO freezes in preservation
+ * order, so the iommufd (with the IOMMU units) and the first cdev froze
+ * before it (not observed here: their freeze logs nothing); after the
+ * thaw the first device does DMA. Closed, the session leaves the IOAS mapping and
  * unmapping again. Then the VMM live-updates the device with a DMA in
  * flight. Stage 2: the DMA landed, the VMM takes the device back through
  * the retrieved iommufd, DMA works through it, and the session finishes.
@@ -179,8 +180,7 @@ static void refused_kexec(struct lu_vm *vm, struct vdev *v)
 		   ret ? strerror(-ret) : "it did not fail");
 	if (efd >= 0)
 		close(efd);
-	if (!ret || ret == -EBUSY)
-		vdev_close(&w);
+	vdev_close(&w);		/* vdev_open() set it up, even on failure */
 
 	close(vm->session);
 	vm->session = luo_create_session(vm->luo, NAME);
