@@ -56,7 +56,8 @@ ktap=$(awk -v want="$STAGES" '
 	/^# lutest-end /   { split($5, a, "="); ended[s] = 1; rc[s] = a[2]; next }
 	/^# lutest: /      { print "FAIL " substr($0, 3); done = 1; exit }
 	/^1\.\.[0-9]+$/    { plan[s] = substr($0, 4) + 0; planned[s] = 1; next }
-	/^not ok [0-9]+/   { n[s]++; bad++; if (!first) first = $0; next }
+	/^not ok [0-9]+/   { n[s]++; bad++; if (!first) first = $0
+			     if (!sbad[s]) sbad[s] = $0; next }
 	/^ok [0-9]+/       { n[s]++
 			     if ($0 ~ /# XFAIL/) xfail++
 			     if ($0 ~ /# SKIP/) skip++
@@ -71,8 +72,8 @@ ktap=$(awk -v want="$STAGES" '
 			if (n[i] != plan[i]) {
 				print "FAIL stage " i ": " n[i]+0 " of " plan[i]+0 " results"; exit
 			}
-			if (i < want && ended[i] && bad) {
-				print "FAIL stage " i ": " first; exit
+			if (i < want && ended[i] && sbad[i]) {
+				print "FAIL stage " i ": " sbad[i]; exit
 			}
 			if (i < want && ended[i] && rc[i] != 0) {
 				print "FAIL stage " i " returned (rc=" rc[i] ") instead of kexec"; exit

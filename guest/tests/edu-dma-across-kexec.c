@@ -328,18 +328,22 @@ static void check_frames(const uint8_t *ram, const struct state *s)
 		   NPAGES, moved);
 }
 
-/* Untouched since the kexec: bus mastering must never have gone off. */
+/*
+ * Untouched since the kexec but for INTx disable, which the freeze sets:
+ * bus mastering must never have gone off.
+ */
 static void check_command(const struct state *s)
 {
-	uint16_t cmd = 0;
+	uint16_t want = s->cmd | PCI_COMMAND_INTX_DISABLE, cmd = 0;
 	char why[96];
 	int ret = pci_config_read(s->bdf, PCI_COMMAND, &cmd, sizeof(cmd));
 
 	snprintf(why, sizeof(why), "command 0x%04x, bus master %s%s", cmd,
 		 cmd & PCI_COMMAND_MASTER ? "on" : "off",
 		 ret ? " (config space unreadable)" : "");
-	CONTINUITY(!ret && cmd == s->cmd && (cmd & PCI_COMMAND_MASTER), why,
-		   "command register of %s as at the kexec (0x%04x), bus master on",
+	/* The freeze disables INTx; nothing else may change. */
+	CONTINUITY(!ret && cmd == want && (cmd & PCI_COMMAND_MASTER), why,
+		   "command register of %s as at the kexec (0x%04x) plus INTx disable, bus master on",
 		   s->bdf, s->cmd);
 }
 
