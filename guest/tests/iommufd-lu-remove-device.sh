@@ -1,0 +1,13 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# iommufd-lu-remove-device: the in-tree kselftest iommufd_liveupdate_kexec_test
+# on the edu of the root bus, hot-removed in the new kernel before anything
+# is retrieved; the session then finishes.
+. /tests/lib.sh
+stage=$(lustage)
+if [ "$stage" = 1 ]; then
+	bind_vfio 0000:00:04.0
+	echo "# expect-translation-never-off"
+	exec /selftests/iommu/iommufd_liveupdate_kexec_test -s 1 0000:00:04.0
+fi
+exec /selftests/iommu/iommufd_liveupdate_kexec_test -s 2 --remove-device 0000:00:04.0
