@@ -1,15 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# The series' KUnit suites the usual way, outside the test VM: the kernel's
-# kunit.py with drivers/iommu/.kunitconfig, x86_64 under QEMU (KHO, which
-# the suites need, does not exist on UML). Passes only if every test ran
-# and passed: a skip or a failure fails, and so does an empty run.
-#   Output: build/kunit-x86 (objects), build/logs/kunit-py.log
+# Every KUnit suite that drivers/iommu/.kunitconfig builds, the upstream
+# generic_pt suites as well as the series' own, the usual way, outside the
+# test VM: the kernel's kunit.py, x86_64 under QEMU (KHO, which the live
+# update suites need, does not exist on UML). Passes only if no test failed
+# or crashed and the tests that skipped are exactly those config/kunit-skips
+# lists, with the same reasons: a new skip fails, and so does a listed one
+# that runs now (the list must say what is true). An empty run fails.
+#   Output: build/kunit-x86 (objects), build/logs/kunit-py.log (KTAP),
+#   build/logs/kunit-py.parsed.log (kunit.py's summary of it)
 
 . "$(dirname "$0")/lib.sh"
 
 OUT=$BUILD/kunit-x86
 LOG=$LOGS/kunit-py.log
+PARSED=$LOGS/kunit-py.parsed.log
 [ -d "$LINUX/.git" ] || die "no tree; run 'make tree' first"
 mkdir -p "$LOGS" "$OUT"
 
@@ -37,12 +42,20 @@ fi
 rc=0
 (cd "$LINUX" && timeout 1800 python3 tools/testing/kunit/kunit.py run \
 	--arch=x86_64 --kunitconfig=drivers/iommu --build_dir="$OUT" \
-	--make_options CC="$CC" --jobs "$(nproc)" '*liveupdate*') > "$LOG" 2>&1 || rc=$?
+	--make_options CC="$CC" --jobs "$(nproc)" --raw_output=all) > "$LOG" 2>&1 || rc=$?
+[ $rc -eq 0 ] || die "kunit.py failed (exit $rc; log: $LOG)"
+(cd "$LINUX" && python3 tools/testing/kunit/kunit.py parse "$LOG") > "$PARSED" 2>&1 || rc=$?
 
-summary=$(grep -o 'Ran [0-9]* tests: .*' "$LOG" | tail -n 1 || true)
+summary=$(grep -o 'Ran [0-9]* tests: .*' "$PARSED" | tail -n 1 || true)
 msg "kunit.py: ${summary:-no summary} (log: $LOG)"
-[ $rc -eq 0 ] || die "kunit.py failed (exit $rc)"
-# "Ran N tests: passed: N" and nothing else: no skipped, failed or crashed.
-[[ "$summary" =~ ^Ran\ ([0-9]+)\ tests:\ passed:\ ([0-9]+)$ ]] &&
-	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] &&
-	[ "${BASH_REMATCH[1]}" -gt 0 ] || die "not every test passed: $summary"
+[ $rc -eq 0 ] || die "kunit.py parse failed (exit $rc; log: $PARSED)"
+# "Ran N tests: passed: P[, skipped: S]" with N = P + S: no failed or crashed.
+[[ "$summary" =~ ^Ran\ ([0-9]+)\ tests:\ passed:\ ([0-9]+)(,\ skipped:\ ([0-9]+))?$ ]] &&
+	[ "${BASH_REMATCH[1]}" = $((BASH_REMATCH[2] + ${BASH_REMATCH[4]:-0})) ] &&
+	[ "${BASH_REMATCH[1]}" -gt 0 ] || die "not every test passed or skipped: $summary"
+
+# The skipped cases with their reasons, against the expected ones.
+unexpected=$(diff <(grep -v '^#' "$TOP/config/kunit-skips" | sort) \
+		  <("$TOP/scripts/kunit-skips.awk" "$LOG" | sort)) ||
+	die "the skips differ from config/kunit-skips ('<' listed, '>' seen):"$'\n'"$unexpected"
+msg "kunit.py: the ${BASH_REMATCH[4]:-0} skips are the expected ones"

@@ -11,4 +11,7 @@ if [ "$stage" = 1 ]; then
 	echo "# expect-translation-never-off"
 	exec /selftests/iommu/iommufd_liveupdate_kexec_test -s 1 0000:00:04.0
 fi
-exec /selftests/iommu/iommufd_liveupdate_kexec_test -s 2 --leave-device 0000:00:04.0
+# Booted with kmemleak=on: what the kernel frees must not leak.
+kmemleak_baseline || exit 1
+/selftests/iommu/iommufd_liveupdate_kexec_test -s 2 --leave-device 0000:00:04.0 || exit
+kmemleak_scan

@@ -21,3 +21,18 @@ bind_vfio() {
 config_byte() {
 	od -An -tu1 -j "$(($2))" -N1 "/sys/bus/pci/devices/$1/config" | tr -d ' '
 }
+
+# kmemleak, for a test booted with kmemleak=on: forget what it knows now,
+# and later scan twice, past its minimum object age. A leak makes the
+# kernel log "kmemleak: N new suspected memory leaks", which fails the run
+# (verdict.sh).
+kmemleak_baseline() {
+	echo scan > /sys/kernel/debug/kmemleak &&
+		echo clear > /sys/kernel/debug/kmemleak
+}
+
+kmemleak_scan() {
+	sleep 6
+	echo scan > /sys/kernel/debug/kmemleak &&
+		echo scan > /sys/kernel/debug/kmemleak
+}
