@@ -397,13 +397,36 @@ static void check_fresh_cdev_refused(int session, const char *bdf)
 		vdev_close(&v);
 }
 
+/*
+ * Hot-removing the blocked edu: the IOMMU core forgets the restore's claim
+ * on its group, with one line and no WARNING, and the IOMMU driver's
+ * release domain keeps the device blocked: a DMA it still starts into RAM
+ * faults, RAM untouched.
+ */
+static void check_removed_blocked(volatile uint8_t *bar, const struct state *s,
+				  uint64_t phys, const uint8_t *ram)
+{
+	int warnings = kmsg_count("WARNING:");
+	char path[96];
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", s->bdf);
+	ret = write_file(path, "1");
+	ktap_check(!ret && kmsg_count_with("live update: removed while blocked", s->bdf) == 1 &&
+		   kmsg_count("WARNING:") == warnings,
+		   "%s hot-removed: %s; \"removed while blocked\" logged once, no WARNING",
+		   s->bdf, ret ? strerror(-ret) : "ok");
+	ktap_check(phys && dma_faults(bar, s->bdf, phys, ram),
+		   "removed, its DMA to the physical address of a RAM page still faults");
+}
+
 static void stage2_refused(void)
 {
 	char type[32] = "?", path[96];
 	struct lu_vm vm;
 	volatile uint8_t *bar;
 	uint64_t phys;
-	struct state *s = stage2_retrieve(&vm, pci_rejected ? 11 : 9);
+	struct state *s = stage2_retrieve(&vm, pci_rejected ? 13 : 9);
 	uint8_t *ram = vm.ram;
 
 	/* What the edu would get if it were not blocked: identity. */
@@ -427,13 +450,20 @@ static void stage2_refused(void)
 	ktap_check(phys && dma_faults(bar, s->bdf, phys, ram),
 		   "a DMA to the physical address of a RAM page (0x%" PRIx64 ") faults: not an identity domain",
 		   phys);
-	pci_bar_unmap(bar, 4096);
 
 	check_dma_api_bind_refused(s->bdf);
 	if (pci_rejected)
 		check_fresh_cdev_refused(vm.session, s->bdf);
 	else
 		check_fresh_iommufd_refused(vm.session, s->bdf);
+	/*
+	 * Only where no cdev was retrieved: vfio-pci's remove waits until a
+	 * retrieved cdev is closed, and the session, which keeps it, cannot
+	 * finish while the cdev is not bound.
+	 */
+	if (pci_rejected)
+		check_removed_blocked(bar, s, phys, ram);
+	pci_bar_unmap(bar, 4096);
 	ktap_finish();
 }
 
