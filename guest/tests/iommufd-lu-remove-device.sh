@@ -2,15 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # iommufd-lu-remove-device: the in-tree kselftest iommufd_liveupdate_kexec_test
 # on the edu of the root bus, hot-removed in the new kernel before anything
-# is retrieved; the session then finishes.
+# is retrieved; the session then finishes. Booted with kmemleak=on: a scan
+# follows.
 . /tests/lib.sh
-stage=$(lustage)
-if [ "$stage" = 1 ]; then
-	bind_vfio 0000:00:04.0
-	echo "# expect-translation-never-off"
-	exec /selftests/iommu/iommufd_liveupdate_kexec_test -s 1 0000:00:04.0
-fi
-# Booted with kmemleak=on: what the kernel frees must not leak.
-kmemleak_baseline || exit 1
-/selftests/iommu/iommufd_liveupdate_kexec_test -s 2 --remove-device 0000:00:04.0 || exit
-kmemleak_scan
+iommufd_lu_kexec_test --remove-device kmemleak

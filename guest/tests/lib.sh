@@ -36,3 +36,21 @@ kmemleak_scan() {
 	echo scan > /sys/kernel/debug/kmemleak &&
 		echo scan > /sys/kernel/debug/kmemleak
 }
+
+# The in-tree kselftest iommufd_liveupdate_kexec_test on the edu of the root
+# bus. Stage 1 preserves the edu as a VMM does; stage 2 runs the test's
+# mode $1 (empty: the VMM takes its device back; see the test's header).
+# With "kmemleak" as $2, for a test booted with kmemleak=on, a leak scan
+# follows stage 2.
+iommufd_lu_kexec_test() {
+	edu=0000:00:04.0 kselftest=/selftests/iommu/iommufd_liveupdate_kexec_test
+	if [ "$(lustage)" = 1 ]; then
+		bind_vfio $edu
+		echo "# expect-translation-never-off"
+		exec $kselftest -s 1 $edu
+	fi
+	[ "$2" = kmemleak ] || exec $kselftest -s 2 $1 $edu
+	kmemleak_baseline || exit 1
+	$kselftest -s 2 $1 $edu || exit
+	kmemleak_scan
+}
