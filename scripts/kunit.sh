@@ -58,4 +58,8 @@ msg "kunit.py: ${summary:-no summary} (log: $LOG)"
 unexpected=$(diff <(grep -v '^#' "$TOP/config/kunit-skips" | sort) \
 		  <("$TOP/scripts/kunit-skips.awk" "$LOG" | sort)) ||
 	die "the skips differ from config/kunit-skips ('<' listed, '>' seen):"$'\n'"$unexpected"
-msg "kunit.py: the ${BASH_REMATCH[4]:-0} skips are the expected ones"
+# A skip without a reason prints no line above: count them too.
+listed=$(grep -vc '^#' "$TOP/config/kunit-skips")
+[ "${BASH_REMATCH[4]:-0}" = "$listed" ] ||
+	die "${BASH_REMATCH[4]:-0} tests skipped, config/kunit-skips lists $listed"
+msg "kunit.py: the $listed skips are the expected ones"
