@@ -40,6 +40,12 @@
  * will not hand its cdev out of the session. Its DMA faults, a DMA-API
  * driver cannot bind and a fresh iommufd cannot take it through a freshly
  * opened cdev: here only the group's owner refuses both.
+ *
+ * In both, the session then finishes although the edu was never taken
+ * back: vfio-pci turns its bus mastering off, cannot reset it (the edu has
+ * no reset method), so it stays blocked (bus mastering turned on again by
+ * hand, its DMA into RAM faults; a fresh iommufd still gets EPERM), and it
+ * can be hot-removed, its DMA going nowhere after that.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -327,7 +333,7 @@ static void check_dma_api_bind_refused(const char *bdf)
  * retrieved from the session, VFIO_DEVICE_BIND_IOMMUFD to a fresh
  * iommufd fails with EPERM, the error of a group with another DMA owner.
  */
-static void check_fresh_iommufd_refused(int session, const char *bdf)
+static int check_fresh_iommufd_refused(int session, const char *bdf)
 {
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
 	int ret = pci_bind(bdf, "vfio-pci"), cdev = -1, iommufd = -1;
@@ -353,6 +359,7 @@ static void check_fresh_iommufd_refused(int session, const char *bdf)
 	if (iommufd >= 0)
 		close(iommufd);
 	/* The cdev stays the session's until it finishes. */
+	return cdev;
 }
 
 /* The PCI core's side of a rejected record, each said once. */
@@ -398,10 +405,32 @@ static void check_fresh_cdev_refused(int session, const char *bdf)
 }
 
 /*
+ * The edu writes its buffer to @addr: true if the transfer completed and
+ * RAM stayed untouched, whether it faulted (announced) or went nowhere
+ * because bus mastering is off.
+ */
+static bool dma_goes_nowhere(volatile uint8_t *bar, uint64_t addr,
+			     const uint8_t *ram)
+{
+	static uint8_t copy[RAM_SIZE];
+	bool done, untouched;
+
+	memcpy(copy, ram, RAM_SIZE);
+	printf("# expect-dmar-fault 0x%" PRIx64 "\n", addr);
+	fflush(stdout);
+	done = edu_present(bar) && edu_dma_to_ram(bar, addr, 0, EDU_BUF_SIZE);
+	untouched = !memcmp(copy, ram, RAM_SIZE);
+	ktap_info("transfer %s, RAM %s", done ? "done" : "not done",
+		  untouched ? "untouched" : "modified");
+	return done && untouched;
+}
+
+/*
  * Hot-removing the blocked edu: the IOMMU core forgets the restore's claim
- * on its group, with one line and no WARNING, and the IOMMU driver's
- * release domain keeps the device blocked: a DMA it still starts into RAM
- * faults, RAM untouched.
+ * on its group, with one line and no WARNING, and the edu's DMA goes
+ * nowhere: a transfer into RAM completes, RAM untouched (the IOMMU
+ * driver's release domain blocks it, or the removal turned bus mastering
+ * off again).
  */
 static void check_removed_blocked(volatile uint8_t *bar, const struct state *s,
 				  uint64_t phys, const uint8_t *ram)
@@ -416,8 +445,48 @@ static void check_removed_blocked(volatile uint8_t *bar, const struct state *s,
 		   kmsg_count("WARNING:") == warnings,
 		   "%s hot-removed: %s; \"removed while blocked\" logged once, no WARNING",
 		   s->bdf, ret ? strerror(-ret) : "ok");
+	ktap_check(phys && dma_goes_nowhere(bar, phys, ram),
+		   "removed, its DMA to the physical address of a RAM page completes and leaves RAM untouched");
+}
+
+/*
+ * The session finishes although the refused edu was never taken back:
+ * vfio-pci stops it (bus mastering off; the edu has no reset method) and
+ * it stays blocked, since only a reset ends what it was doing. Turning bus
+ * mastering on again by hand shows it: its DMA into RAM still faults, and
+ * a fresh iommufd still cannot have it.
+ */
+static void check_finish_blocked(volatile uint8_t *bar, struct lu_vm *vm,
+				 const struct state *s, uint64_t phys,
+				 const uint8_t *ram)
+{
+	const char *why = pci_rejected ?
+		"live update: retrieve failed: bus mastering off, cannot reset: -25" :
+		"live update: blocked: bus mastering off, cannot reset: -25";
+	int ret = luo_finish(vm->session);
+	uint16_t cmd = 0, master;
+	struct vdev v;
+
+	pci_config_read(s->bdf, PCI_COMMAND, &cmd, sizeof(cmd));
+	ktap_check(!ret && kmsg_count_with(why, s->bdf) == 1 &&
+		   !(cmd & PCI_COMMAND_MASTER) &&
+		   !kmsg_count_with("no longer blocked", s->bdf),
+		   "the session finishes: %s; \"%s\" logged once, command 0x%04x, not released",
+		   ret ? strerror(-ret) : "ok", why, cmd);
+
+	master = cmd | PCI_COMMAND_MASTER;
+	pci_config_write(s->bdf, PCI_COMMAND, &master, sizeof(master));
 	ktap_check(phys && dma_faults(bar, s->bdf, phys, ram),
-		   "removed, its DMA to the physical address of a RAM page still faults");
+		   "still blocked after the finish: bus mastering turned on by hand, a DMA to the physical address of a RAM page faults");
+
+	ret = vdev_open(&v, s->bdf);
+	ktap_check(ret == -EPERM && v.failed_step &&
+		   !strcmp(v.failed_step, "VFIO_DEVICE_BIND_IOMMUFD"),
+		   "after the finish, binding a freshly opened cdev of %s to a fresh iommufd still fails with EPERM: %s: %s",
+		   s->bdf, ret ? v.failed_step : "all steps",
+		   ret ? strerror(-ret) : "bound");
+	if (!ret)
+		vdev_close(&v);
 }
 
 static void stage2_refused(void)
@@ -426,8 +495,9 @@ static void stage2_refused(void)
 	struct lu_vm vm;
 	volatile uint8_t *bar;
 	uint64_t phys;
-	struct state *s = stage2_retrieve(&vm, pci_rejected ? 13 : 9);
+	struct state *s = stage2_retrieve(&vm, pci_rejected ? 16 : 14);
 	uint8_t *ram = vm.ram;
+	int cdev = -1;
 
 	/* What the edu would get if it were not blocked: identity. */
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type",
@@ -455,14 +525,12 @@ static void stage2_refused(void)
 	if (pci_rejected)
 		check_fresh_cdev_refused(vm.session, s->bdf);
 	else
-		check_fresh_iommufd_refused(vm.session, s->bdf);
-	/*
-	 * Only where no cdev was retrieved: vfio-pci's remove waits until a
-	 * retrieved cdev is closed, and the session, which keeps it, cannot
-	 * finish while the cdev is not bound.
-	 */
-	if (pci_rejected)
-		check_removed_blocked(bar, s, phys, ram);
+		cdev = check_fresh_iommufd_refused(vm.session, s->bdf);
+	check_finish_blocked(bar, &vm, s, phys, ram);
+	/* vfio-pci's remove waits until the retrieved cdev is closed. */
+	if (cdev >= 0)
+		close(cdev);
+	check_removed_blocked(bar, s, phys, ram);
 	pci_bar_unmap(bar, 4096);
 	ktap_finish();
 }

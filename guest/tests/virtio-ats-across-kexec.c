@@ -45,6 +45,9 @@
  * virtqueue going nowhere: the device faults on the old IOVAs and RAM
  * stays as it was. verdict.sh checks in QEMU's trace that the new
  * kernel's device-TLB invalidation came before its write to ATS Control.
+ * Then the session finishes without the device's cdev retrieved:
+ * vfio-pci turns bus mastering off and resets the device (FLR), and only
+ * then does the IOMMU core stop blocking it: a fresh iommufd can take it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -868,12 +871,47 @@ static void check_passthrough(void)
 		   OTHER_BDF, type);
 }
 
+/*
+ * The session finishes ("noats-pt") or is closed ("noats") with the
+ * refused device's cdev never retrieved: vfio-pci turns its bus mastering
+ * off and resets it (it has FLR), after which the IOMMU core no longer
+ * blocks it: like any device, vfio-pci can be bound and a fresh iommufd
+ * can take it.
+ */
+static void check_finish_released(struct lu_vm *vm, struct virtio_pci *vp,
+				  const struct state *s)
+{
+	static const char stopped[] = "live update: not retrieved: bus mastering off, reset";
+	static const char released[] = "live update: reset, no longer blocked";
+	const char *how = passthrough ? "finished" : "closed";
+	int ret = passthrough ? luo_finish(vm->session) :
+		  close(vm->session) ? -errno : 0;
+	uint8_t status = virtio_status(vp);
+	uint16_t cmd = 0;
+	struct vdev v;
+
+	pci_config_read(s->bdf, PCI_COMMAND, &cmd, sizeof(cmd));
+	ktap_check(!ret && kmsg_count_with(stopped, s->bdf) == 1 &&
+		   kmsg_count_with(released, s->bdf) == 1 &&
+		   !(cmd & PCI_COMMAND_MASTER) && !status,
+		   "the session is %s: %s; \"%s\", \"%s\" logged once, command 0x%04x, virtio status 0x%02x (reset)",
+		   how, ret ? strerror(-ret) : "ok", stopped, released, cmd,
+		   status);
+
+	ret = vdev_open(&v, s->bdf);
+	ktap_check(!ret, "then a fresh iommufd takes %s (vfio-pci bound, cdev bound and attached): %s: %s",
+		   s->bdf, ret ? v.failed_step : "all steps",
+		   ret ? strerror(-ret) : "bound");
+	if (!ret)
+		vdev_close(&v);
+}
+
 static void stage2_noats(void)
 {
 	struct virtio_pci vp;
 	struct lu_vm vm;
 	struct virtq vq;
-	struct state *s = stage2_retrieve(&vm, passthrough ? 14 : 13);
+	struct state *s = stage2_retrieve(&vm, passthrough ? 16 : 15);
 	uint8_t *ram = vm.ram;
 	bool ok;
 
@@ -888,6 +926,7 @@ static void stage2_noats(void)
 	check_vtd_replaced(s);
 	ok = check_virtio_running(&vp, &vq, s, ram);
 	check_blocked_request(ok ? &vq : NULL, &vp, ram);
+	check_finish_released(&vm, &vp, s);
 	ktap_finish();
 }
 
