@@ -8,7 +8,7 @@
 # Debian 12 packages from the main suites.
 PKGS=(build-essential flex bison bc libelf-dev libssl-dev dwarves python3
       cpio rsync xz-utils kmod git file busybox-static sparse ccache
-      python3-ply python3-git uuid-dev)
+      python3-ply python3-git uuid-dev libcap-dev)
 # QEMU 10.0 from bookworm-backports: 7.2 lacks VT-d first-stage (x-flts).
 QEMU_PKG=qemu-system-x86
 QEMU_MIN=10.0

@@ -19,11 +19,12 @@ file -L "$BUSYBOX" | grep -q 'statically linked' ||
 # harness's own, and the kselftests of the tree, linked statically.
 make -s -C "$LINUX" O="$KOBJ" headers
 make -s -C "$TOP/guest" OUT="$KOBJ/guest" HDR="$KOBJ/usr/include"
-# Whole directories, and single programs of directories whose other tests
-# need more than this guest has (iommu's need IOMMUFD_TEST and libcap).
-SELFTESTS=(vfio iommu)
+# Whole directories, or the programs named.
+SELFTESTS=(vfio iommu liveupdate)
 declare -A SELFTEST_PROGS=(
-	[iommu]="iommufd_liveupdate_uapi_test iommufd_liveupdate_kexec_test")
+	[iommu]="iommufd iommufd_fail_nth iommufd_liveupdate_uapi_test
+		 iommufd_liveupdate_kexec_test"
+	[liveupdate]="liveupdate luo_kexec_simple luo_multi_session")
 for t in "${SELFTESTS[@]}"; do
 	progs=()
 	for p in ${SELFTEST_PROGS[$t]:-}; do
@@ -32,6 +33,7 @@ for t in "${SELFTESTS[@]}"; do
 	mkdir -p "$KOBJ/kselftest/$t"
 	make -s -C "$LINUX/tools/testing/selftests/$t" OUTPUT="$KOBJ/kselftest/$t" \
 		KHDR_INCLUDES="-isystem $KOBJ/usr/include" EXTRA_CFLAGS=-static \
+		USERLDFLAGS=-static \
 		"${progs[@]}" 2> >(grep -v 'statically linked applications requires' >&2)
 done
 

@@ -5,7 +5,9 @@
 # Prints "PASS|XFAIL|SKIP|FAIL|TIMEOUT reason". QEMU must have exited 0
 # (the guest powered off; 124 is a timeout); every "# expect-" line must be
 # one this script knows, complete. Every stage must have a plan and exactly
-# that many results, all "ok"; the console must be free of WARN, BUG,
+# that many results, all "ok" and none skipped but those the test announced
+# with "# expect-skip NAME" (each of which must skip); the console must be
+# free of WARN, BUG,
 # lockdep, sleep-in-atomic, kmemleak and DMAR fault reports, except faults
 # at addresses the test announced with "# expect-dmar-fault ADDR" and the
 # allocator's warnings of a test that announced "# expect-alloc-failures"
@@ -42,7 +44,8 @@ EXPECT_PATTERNS='^# expect-dmar-fault 0x[0-9a-f]+$
 ^# expect-devtlb-flush-at-shutdown 0x[0-9a-f]+$
 ^# expect-devtlb-flush-then-ats-off 0x[0-9a-f]+ [0-9a-f]+:[0-9a-f]+\.[0-7] 0x[0-9a-f]+$
 ^# expect-hitless 0x[0-9a-f]+ 0x[0-9a-f]+$
-^# expect-alloc-failures$'
+^# expect-alloc-failures$
+^# expect-skip [^ ]+$'
 bad_expect=$(grep -a '^# expect-' "$KTAP" 2>/dev/null |
 	grep -avE -f <(printf '%s\n' "$EXPECT_PATTERNS") | head -1 || true)
 if [ -n "$bad_expect" ]; then
@@ -55,12 +58,16 @@ ktap=$(awk -v want="$STAGES" '
 	/^# lutest-begin / { split($4, a, "="); s = a[2] + 0; begun[s] = 1; next }
 	/^# lutest-end /   { split($5, a, "="); ended[s] = 1; rc[s] = a[2]; next }
 	/^# lutest: /      { print "FAIL " substr($0, 3); done = 1; exit }
+	/^# expect-skip /  { expskip[$3] = 1; next }
 	/^1\.\.[0-9]+$/    { plan[s] = substr($0, 4) + 0; planned[s] = 1; next }
 	/^not ok [0-9]+/   { n[s]++; bad++; if (!first) first = $0
 			     if (!sbad[s]) sbad[s] = $0; next }
 	/^ok [0-9]+/       { n[s]++
 			     if ($0 ~ /# XFAIL/) xfail++
-			     if ($0 ~ /# SKIP/) skip++
+			     if ($0 ~ /# SKIP/) {
+				     if ($3 in expskip) { skipped[$3] = 1; eskip++ }
+				     else skip++
+			     }
 			     next }
 	END {
 		if (done) exit
@@ -84,9 +91,13 @@ ktap=$(awk -v want="$STAGES" '
 		if (!ended[want] || rc[want] != 0) {
 			print "FAIL last stage exit rc=" rc[want]; exit
 		}
+		for (t in expskip)
+			if (!(t in skipped)) {
+				print "FAIL an announced skip did not happen: " t; exit
+			}
 		if (skip) { print "SKIP " skip " checks skipped"; exit }
 		if (xfail) { print "XFAIL " xfail " expected failures"; exit }
-		print "PASS"
+		print eskip ? "PASS " eskip " announced skips" : "PASS"
 	}' "$KTAP" 2>/dev/null || echo "FAIL no KTAP log")
 # A timeout's KTAP is incomplete by nature: scan its console first.
 if [ -z "$timeout" ]; then

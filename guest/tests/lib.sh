@@ -54,3 +54,22 @@ iommufd_lu_kexec_test() {
 	$kselftest -s 2 $1 $edu || exit
 	kmemleak_scan
 }
+
+# One of LUO's own two-stage kselftests, unchanged (its programs print no
+# results of their own: they exit 0, or fail and say why). Stage 1 leaves a
+# child holding the sessions and returns; init then kexecs, as vmtest.sh
+# does, and stage 2 checks what crossed. One result per stage, from the
+# program's exit status.
+luo_kexec_selftest() {
+	stage=$(lustage)
+	echo "KTAP version 1"
+	echo "1..1"
+	/selftests/liveupdate/$1 -s "$stage"
+	rc=$?
+	if [ $rc = 0 ]; then
+		echo "ok 1 $1 stage $stage"
+	else
+		echo "not ok 1 $1 stage $stage: exit status $rc"
+	fi
+	return $rc
+}
