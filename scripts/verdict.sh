@@ -62,11 +62,12 @@ ktap=$(awk -v want="$STAGES" '
 	/^1\.\.[0-9]+$/    { plan[s] = substr($0, 4) + 0; planned[s] = 1; next }
 	/^not ok [0-9]+/   { n[s]++; bad++; if (!first) first = $0
 			     if (!sbad[s]) sbad[s] = $0; next }
-	/^ok [0-9]+/       { n[s]++
+	/^ok [0-9]+/       { n[s]++; okn++
 			     if ($0 ~ /# XFAIL/) xfail++
 			     if ($0 ~ /# SKIP/) {
 				     if ($3 in expskip) { skipped[$3] = 1; eskip++ }
 				     else skip++
+				     okn--
 			     }
 			     next }
 	END {
@@ -97,7 +98,7 @@ ktap=$(awk -v want="$STAGES" '
 			}
 		if (skip) { print "SKIP " skip " checks skipped"; exit }
 		if (xfail) { print "XFAIL " xfail " expected failures"; exit }
-		print eskip ? "PASS " eskip " announced skips" : "PASS"
+		print "PASS " okn " ok" (eskip ? ", " eskip " announced skips" : "")
 	}' "$KTAP" 2>/dev/null || echo "FAIL no KTAP log")
 # A timeout's KTAP is incomplete by nature: scan its console first.
 if [ -z "$timeout" ]; then
