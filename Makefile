@@ -14,14 +14,21 @@ T ?= edu-dma
 all: help
 
 help:
-	@echo "make demo     build, boot, run edu-dma and tell what happened"
+	@echo "make demo     install what is missing, build, boot, and live-update the host"
+	@echo "              kernel twice under an assigned edu doing DMA (lu-vmm: the"
+	@echo "              VMM's flow), with what survived and the time of each phase"
 	@echo "make check    the whole test suite (ends with 'N passed, N failed')"
 	@echo "make deps     install Debian packages and fetch the base"
+	@echo "make base     fetch and verify the base (Debian's linux-source-7.3)"
 	@echo "make tree     materialize build/linux: base + patches/ (git am)"
-	@echo "make export   write build/linux base..HEAD back to patches/"
-	@echo "make kernel   build the test kernel"
+	@echo "make export   write build/linux base..HEAD back to patches/ (and the"
+	@echo "              cover letter's shortlog and diffstat)"
+	@echo "make kernel   build the test kernel (build/kobj)"
+	@echo "make initramfs  build the guest's initramfs (test programs, kselftests)"
 	@echo "make test T=name MODE=legacy|sm|sm-fl AW=39|48"
-	@echo "make kunit    the series' KUnit suites with kunit.py (x86_64, QEMU)"
+	@echo "              one guest test of tests.list in one VT-d mode"
+	@echo "make kunit    the IOMMU KUnit suites with kunit.py (x86_64, QEMU)"
+	@echo "make clean    remove what the builds and tests made (not the tree)"
 
 deps:
 	@$(S)/deps.sh
