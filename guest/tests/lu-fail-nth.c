@@ -22,10 +22,18 @@
  * After each sweep the device still does DMA. Then the whole sequence
  * works without injection, and kmemleak finds nothing. The number of
  * injection points of each step is reported.
+ *
+ * A kernel with CONFIG_IOMMUFD_TEST (for iommufd's own selftests) has
+ * iommufd's fault injection points too, which fail-nth counts as well and
+ * which fail with an errno of iommufd's choosing (ENOENT for an object
+ * lookup, for one). Their attribute's "times" counts them down, so each
+ * failure is told apart: one of those must leave nothing half-way too,
+ * with whatever errno.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -56,10 +64,30 @@
 
 static int nth_fd = -1;
 
-/* Let fail-nth reach GFP_KERNEL allocations; no stack dump per failure. */
+/* iommufd's own fault injection, in a kernel with CONFIG_IOMMUFD_TEST */
+#define IOMMUFD_TIMES	DEBUGFS "fail_iommufd/times"
+
+/* How many of iommufd's own injection points failed so far (or 0). */
+static long iommufd_own_failures(void)
+{
+	char buf[32] = "";
+
+	if (read_file(IOMMUFD_TIMES, buf, sizeof(buf)) <= 0)
+		return 0;
+	return 1000000 - strtol(buf, NULL, 10);
+}
+
+/*
+ * Let fail-nth reach GFP_KERNEL allocations; no stack dump per failure.
+ * iommufd's attribute, if there is one, counts its failures down.
+ */
 static bool fault_injection_setup(void)
 {
 	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	if (access(IOMMUFD_TIMES, F_OK) == 0 &&
+	    (write_file(IOMMUFD_TIMES, "1000000") ||
+	     write_file(DEBUGFS "fail_iommufd/verbose", "0")))
+		return false;
 	return nth_fd >= 0 &&
 	       !write_file(DEBUGFS "failslab/ignore-gfp-wait", "N") &&
 	       !write_file(DEBUGFS "fail_page_alloc/ignore-gfp-wait", "N") &&
@@ -234,20 +262,23 @@ static const struct step steps[] = {
 /* Fail each allocation of @s in turn; false on the first wrong outcome. */
 static bool sweep(struct ctx *c, const struct step *s)
 {
-	unsigned int n, failed = 0, absorbed = 0, wrong = 0;
+	unsigned int n, failed = 0, absorbed = 0, own = 0, wrong = 0;
 	int ret = 0, bad_ret = 0;
-	bool injected, ok;
+	bool injected, iommufds, ok;
+	long own_before;
 
 	for (n = 1; n <= MAX_NTH; n++) {
 		ret = s->before(c);
 		if (ret)
 			ktap_bail("%s: the steps before it failed: %s", s->name,
 				  strerror(-ret));
+		own_before = iommufd_own_failures();
 		nth_arm(n);
 		ret = s->run(c);
 		injected = nth_injected();
+		iommufds = iommufd_own_failures() != own_before;
 		ok = !injected ? !ret :
-		     !ret || (ret == -ENOMEM &&
+		     !ret || ((ret == -ENOMEM || iommufds) &&
 			      (!s->after_failure || s->after_failure(c)));
 		s->undo(c);
 		if (!injected)
@@ -258,16 +289,18 @@ static bool sweep(struct ctx *c, const struct step *s)
 				  ret ? strerror(-ret) : "no error",
 				  ret == -ENOMEM ? ", but left state behind" : "");
 		}
-		if (ok && ret)
+		if (ok && ret && iommufds)
+			own++;
+		else if (ok && ret)
 			failed++;
 		else if (ok)
 			absorbed++;
 	}
-	ktap_info("%s: %u injection points, %u failed with ENOMEM, %u absorbed",
-		  s->name, n - 1, failed, absorbed);
+	ktap_info("%s: %u injection points, %u failed with ENOMEM, %u absorbed, %u of iommufd's own",
+		  s->name, n - 1, failed, absorbed, own);
 	return ktap_check(n <= MAX_NTH && !ret && !wrong && dma_works(c),
-			  "%s: each of %u allocations failed once: ENOMEM and nothing half-way (%u), or absorbed (%u); wrong: %u (first: %s); then it succeeds, DMA works",
-			  s->name, n - 1, failed, absorbed, wrong,
+			  "%s: each of %u injection points failed once: allocations with ENOMEM and nothing half-way (%u), or absorbed (%u), iommufd's own with nothing half-way (%u); wrong: %u (first: %s); then it succeeds, DMA works",
+			  s->name, n - 1, failed, absorbed, own, wrong,
 			  wrong ? (bad_ret ? strerror(-bad_ret) : "no error") : "none");
 }
 
