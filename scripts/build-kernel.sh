@@ -3,12 +3,15 @@
 # Build the test kernel out of tree (build/kobj) from allnoconfig plus the
 # fragments in config/. Every option a fragment asks for must survive
 # olddefconfig, or the build fails naming it. ccache is used when present.
+#   KERNEL_CONFIGS="base liveupdate"  other fragments (make bench: no debug)
 
 . "$(dirname "$0")/lib.sh"
 
-FRAGS=("$TOP"/config/base.config "$TOP"/config/liveupdate.config
-       "$TOP"/config/debug.config "$TOP"/config/kasan.config)
-[ -d "$LINUX/.git" ] || die "no tree; run 'make tree' first"
+FRAGS=()
+for f in ${KERNEL_CONFIGS:-base liveupdate debug kasan}; do
+	FRAGS+=("$TOP/config/$f.config")
+done
+[ -e "$LINUX/.git" ] || die "no tree; run 'make tree' first"
 mkdir -p "$KOBJ"
 
 kernel_cc

@@ -11,7 +11,7 @@
 
 RESULTS=$LOGS/results.txt
 passed=0 failed=0 xfailed=0 flaky=0
-rows=()
+rows=() failures=()
 # The test x VT-d mode matrix: its rows, in tests.list order, and cells.
 MODES=(legacy:39 legacy:48 sm:39 sm:48 sm-fl:48)
 matrix_tests=()
@@ -24,7 +24,7 @@ row() {	# name mode result seconds [reason]
 	PASS) passed=$((passed + 1)) ;;
 	XFAIL) xfailed=$((xfailed + 1)) ;;
 	FLAKY) flaky=$((flaky + 1)) ;;
-	*) failed=$((failed + 1)) ;;
+	*) failed=$((failed + 1)) failures+=("${rows[-1]}") ;;
 	esac
 }
 
@@ -96,7 +96,7 @@ if step kernel-build "$TOP/scripts/build-kernel.sh" &&
 		[[ " $modes " =~ \ mem=([0-9]+[MG])\  ]] && VM_MEM=${BASH_REMATCH[1]}
 		export VM_TIMEOUT=180 VM_BOOT_ARGS=
 		[[ " $modes " =~ \ timeout=([0-9]+)\  ]] && VM_TIMEOUT=${BASH_REMATCH[1]}
-		[[ " $modes " =~ \ boot=([^\ ]+)\  ]] && VM_BOOT_ARGS=${BASH_REMATCH[1]}
+		VM_BOOT_ARGS=$(boot_args "$modes")
 		for m in $modes; do
 			[[ "$m" == *:* ]] || continue
 			if [ -n "${ONLY:-}" ] && ! grep -qE "$ONLY" <<< "$name $m"; then
@@ -147,5 +147,7 @@ printf '\nlogs: %s\n' "$LOGS"
 printf 'total: %s s\n' "$(elapsed "$t0")"
 printf 'xfail: %d (expected failures, not counted as passed)\n' "$xfailed"
 printf 'flaky: %d (passed only when retried after a timeout, not counted as passed)\n' "$flaky"
+# The failures again, last, where a log's tail shows them.
+[ "$failed" -eq 0 ] || printf 'FAILED: %s\n' "${failures[@]}"
 printf '%d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" -eq 0 ]

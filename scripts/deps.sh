@@ -5,10 +5,10 @@
 
 . "$(dirname "$0")/lib.sh"
 
-# Debian 12 packages from the main suites.
+# Debian 12 packages from the main suites (gnuplot-nox: make bench's plots).
 PKGS=(build-essential flex bison bc libelf-dev libssl-dev dwarves python3
       cpio rsync xz-utils kmod git file busybox-static sparse ccache
-      python3-ply python3-git uuid-dev libcap-dev)
+      python3-ply python3-git uuid-dev libcap-dev gnuplot-nox)
 # QEMU 10.0 from bookworm-backports: 7.2 lacks VT-d first-stage (x-flts).
 QEMU_PKG=qemu-system-x86
 QEMU_MIN=10.0

@@ -31,6 +31,15 @@ kernel_cc() {
 	fi
 }
 
+# The "boot=ARG" words of a tests.list line, each ARG once, space-separated.
+boot_args() {
+	local w args=()
+	for w in $1; do
+		[[ "$w" == boot=* ]] && args+=("${w#boot=}")
+	done
+	echo "${args[*]}"
+}
+
 # Seconds since the epoch with a fraction, for timings.
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

@@ -19,8 +19,8 @@ file -L "$BUSYBOX" | grep -q 'statically linked' ||
 # harness's own, and the kselftests of the tree, linked statically.
 make -s -C "$LINUX" O="$KOBJ" headers
 make -s -C "$TOP/guest" OUT="$KOBJ/guest" HDR="$KOBJ/usr/include"
-# Whole directories, or the programs named.
-SELFTESTS=(vfio iommu liveupdate)
+# Whole directories, or the programs named (INITRAMFS_SELFTESTS="": none).
+read -r -a SELFTESTS <<< "${INITRAMFS_SELFTESTS-vfio iommu liveupdate}"
 declare -A SELFTEST_PROGS=(
 	[iommu]="iommufd iommufd_fail_nth iommufd_liveupdate_uapi_test
 		 iommufd_liveupdate_kexec_test"

@@ -14,7 +14,7 @@ export VM_MEM=2G
 [[ " $modes " =~ \ mem=([0-9]+[MG])\  ]] && VM_MEM=${BASH_REMATCH[1]}
 export VM_TIMEOUT=180 VM_BOOT_ARGS=
 [[ " $modes " =~ \ timeout=([0-9]+)\  ]] && VM_TIMEOUT=${BASH_REMATCH[1]}
-[[ " $modes " =~ \ boot=([^\ ]+)\  ]] && VM_BOOT_ARGS=${BASH_REMATCH[1]}
+VM_BOOT_ARGS=$(boot_args "$modes")
 rc=0
 "$TOP/scripts/vm.sh" "$name" "$mode" "$aw" "$stages" "$xfail" || rc=$?
 echo "logs: $LOGS/$name.$mode.aw$aw/"

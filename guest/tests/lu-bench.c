@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lu-bench: what a live update costs the VMM and the IOMMU, layout by
+ * layout, one kexec each.
+ *
+ * The layouts come from "lubench=" on the kernel command line, a comma-
+ * separated list of SIZE:FOLIO:AREAS (for example 1G:2M:1): SIZE of guest
+ * RAM in a sealed memfd of FOLIO-sized shmem folios (2M or 4K), mapped for
+ * the edu with IOMMU_IOAS_MAP_FILE in AREAS areas of equal size at
+ * scattered IOVAs (a gap as large as an area after each one), so that
+ * 2M-aligned areas get 2M IOMMU pages where the folios allow.
+ *
+ * Stage K (of layouts + 1) first takes layout K - 1 back as a VMM does
+ * after the kexec: the iommufd and the cdev are retrieved, the cdev bound
+ * and attached to the restored HWPT, a DMA goes to the first and the last
+ * area, and the session finishes; then everything is closed. It then sets
+ * layout K up, times its map, mark and preserves, and kexecs with the TSC
+ * noted, which runs on across the kexec: the blackout is measured from the
+ * reboot() call to the first DMA after the take-back.
+ *
+ * What userspace measures is printed as "# bench layout=K key=value ..."
+ * lines; the kernel's own times (preserve, freeze, shutdown, adoption,
+ * restore, retrieve) are in its log, which scripts/bench.sh reads from the
+ * console of each boot and joins by layout.
+ *
+ * With "lubench_max=PCT", each layout is also a check that the kernel's
+ * preserve of the iommufd (its own log line) took at most PCT percent of
+ * the IOMMU_IOAS_MAP_FILE of the same layout: make check runs a small
+ * layout so, and a preserve that grows faster than the map fails it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <x86intrin.h>
+
+#include "edu.h"
+#include "ktap.h"
+#include "luo.h"
+#include "util.h"
+#include "vfio.h"
+#include "vm.h"
+
+#define EDU_BDF		"0000:00:04.0"	/* addresses all 64 bits */
+#define TOKEN_IOMMUFD	3
+#define TOKEN_CDEV	4
+#define HWPT_TOKEN	0x62656e6368ULL
+#define IOVA_BASE	(1UL << 32)
+#define SZ_2M		(2UL << 20)
+#define MAX_LAYOUTS	32
+#define SEED		0x62656e63u
+
+struct layout {
+	uint64_t size;
+	uint64_t folio;
+	uint64_t areas;
+};
+
+/* The VMM's state across the kexec, in the preserved state memfd. */
+struct bench_state {
+	uint64_t magic;
+	uint32_t layout;		/* 1-based */
+	uint32_t ioas, hwpt;
+	double tsc_per_ms;
+	uint64_t tsc_at_reboot;
+};
+#define STATE_MAGIC	0x62656e6368737431ULL
+
+static struct layout layouts[MAX_LAYOUTS];
+static int nr_layouts;
+static long max_pct;		/* lubench_max=, 0 if none */
+
+static uint64_t parse_size(const char *s, char **end)
+{
+	uint64_t v = strtoull(s, end, 10);
+
+	switch (**end) {
+	case 'G': v <<= 30; (*end)++; break;
+	case 'M': v <<= 20; (*end)++; break;
+	case 'K': v <<= 10; (*end)++; break;
+	}
+	return v;
+}
+
+/* "SIZE:FOLIO:AREAS[,...]"; false if anything is off. */
+static bool parse_layouts(const char *arg)
+{
+	const char *p = arg;
+	char *end;
+
+	while (p && *p && nr_layouts < MAX_LAYOUTS) {
+		struct layout *l = &layouts[nr_layouts];
+
+		l->size = parse_size(p, &end);
+		if (*end != ':')
+			return false;
+		l->folio = parse_size(end + 1, &end);
+		if (*end != ':')
+			return false;
+		l->areas = strtoull(end + 1, &end, 10);
+		if ((*end && *end != ',') || !l->areas ||
+		    (l->folio != SZ_2M && l->folio != PAGE_SIZE) ||
+		    l->size % (l->areas * PAGE_SIZE))
+			return false;
+		nr_layouts++;
+		p = *end ? end + 1 : NULL;
+	}
+	return nr_layouts > 0 && !p;
+}
+
+static uint64_t area_size(const struct layout *l)
+{
+	return l->size / l->areas;
+}
+
+/* Area @i maps file offset i * size at IOVA_BASE + 2 * i * size. */
+static uint64_t area_iova(const struct layout *l, uint64_t i)
+{
+	return IOVA_BASE + 2 * i * area_size(l);
+}
+
+static double us_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e6 + (t.tv_nsec - t0->tv_nsec) / 1e3;
+}
+
+/* TSC ticks per millisecond, measured against CLOCK_MONOTONIC. */
+static double tsc_rate(void)
+{
+	struct timespec t0;
+	uint64_t c0 = __rdtsc();
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	usleep(200000);
+	return (__rdtsc() - c0) / (us_since(&t0) / 1e3);
+}
+
+static const char *session_name(int k)
+{
+	static char name[32];
+
+	snprintf(name, sizeof(name), "lu-bench-%d", k);
+	return name;
+}
+
+/* The kernel's time for the last iommufd preserve, -1 if it said none. */
+static long kernel_preserve_us(void)
+{
+	char line[512], *p;
+
+	if (!kmsg_last(" HWPTs with ", line, sizeof(line)) ||
+	    !strstr(line, "preserved") || !(p = strstr(line, " areas in ")))
+		return -1;
+	return strtol(p + strlen(" areas in "), NULL, 10);
+}
+
+#define TIMED(us, expr)						\
+	({ struct timespec t0_; typeof(expr) r_;		\
+	   clock_gettime(CLOCK_MONOTONIC, &t0_);		\
+	   r_ = (expr); (us) = us_since(&t0_); r_; })
+
+/* Map every area of @l; the IOVAs leave a gap as large as an area. */
+static int map_layout(struct vdev *v, int ram_fd, const struct layout *l)
+{
+	uint64_t i, asz = area_size(l);
+	int ret = 0;
+
+	for (i = 0; i < l->areas && !ret; i++)
+		ret = vdev_map_file(v, ram_fd, i * asz, asz, area_iova(l, i));
+	return ret;
+}
+
+/* A fresh pattern from the first area to the last one and back. */
+static bool dma_first_last(volatile uint8_t *bar, uint8_t *ram,
+			   const struct layout *l)
+{
+	uint64_t last = l->size - PAGE_SIZE;
+	uint64_t last_iova = area_iova(l, l->areas - 1) + area_size(l) -
+			     PAGE_SIZE;
+
+	memset(ram + last, 0, EDU_BUF_SIZE);
+	return edu_round_trip(bar, ram, area_iova(l, 0), ram + last,
+			      last_iova, SEED ^ (uint32_t)l->size);
+}
+
+static void set_up(int k)
+{
+	const struct layout *l = &layouts[k - 1];
+	double map_cold_us = 0, map_us = 0, mark_us = 0, memfds_us = 0;
+	double iommufd_us = 0, cdev_us = 0;
+	struct bench_state *s;
+	struct lu_vm vm;
+	struct vdev v;
+	uint64_t i;
+	int ret;
+
+	ret = write_file("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+			 l->folio == SZ_2M ? "always" : "never");
+	ret = ret ?: lu_vm_create(&vm, session_name(k), l->size, sizeof(*s));
+	CHECK_OR_BAIL(!ret, "layout %d: %" PRIu64 " MiB of guest RAM in %s folios, session created (%s)",
+		      k, l->size >> 20, l->folio == SZ_2M ? "2M" : "4K",
+		      strerror(-ret));
+	for (i = 0; i < l->size; i += PAGE_SIZE)
+		vm.ram[i] = 0;	/* allocated before the map, as a VM's */
+	s = vm.state;
+	s->magic = STATE_MAGIC;
+	s->layout = k;
+
+	/*
+	 * The first map may migrate the pages out of a CMA area (KHO's scratch
+	 * is one) before it pins them: the reference is a second map of the
+	 * same pages, which only pins and maps, as the retrieve does.
+	 */
+	ret = vdev_open(&v, EDU_BDF);
+	ret = ret ?: TIMED(map_cold_us, map_layout(&v, vm.ram_fd, l));
+	ret = ret ?: vdev_unmap(&v, IOVA_BASE, 2 * l->size);
+	ret = ret ?: TIMED(map_us, map_layout(&v, vm.ram_fd, l));
+	v.bar0 = ret ? NULL : vdev_bar_map(&v, 0, &v.bar0_size);
+	CHECK_OR_BAIL(v.bar0 && dma_first_last(v.bar0, vm.ram, l),
+		      "edu assigned, %" PRIu64 " areas mapped with IOMMU_IOAS_MAP_FILE, unmapped and mapped again, DMA lands in the first and the last (%s)",
+		      l->areas, strerror(-ret));
+	s->ioas = v.ioas;
+	s->hwpt = v.hwpt;
+
+	ret = TIMED(mark_us, vdev_mark_hwpt(&v, HWPT_TOKEN));
+	ret = ret ?: TIMED(memfds_us, lu_vm_preserve_memfds(&vm));
+	ret = ret ?: TIMED(iommufd_us, luo_preserve_fd(vm.session, v.iommufd,
+							TOKEN_IOMMUFD));
+	ret = ret ?: TIMED(cdev_us, luo_preserve_fd(vm.session, v.cdev,
+						     TOKEN_CDEV));
+	CHECK_OR_BAIL(!ret, "HWPT marked; memfds, iommufd and cdev preserved (%s)",
+		      strerror(-ret));
+	ktap_info("bench layout=%d size=%" PRIu64 " folio=%" PRIu64 " areas=%" PRIu64
+		  " map_cold_us=%.0f map_us=%.0f mark_us=%.0f preserve_memfds_us=%.0f preserve_iommufd_us=%.0f preserve_cdev_us=%.0f",
+		  k, l->size, l->folio, l->areas, map_cold_us, map_us, mark_us,
+		  memfds_us,
+		  iommufd_us, cdev_us);
+	if (max_pct) {
+		long kus = kernel_preserve_us();
+
+		ktap_check(kus >= 0 && kus * 100 <= max_pct * map_us,
+			   "the kernel's preserve of the iommufd took %ld us, at most %ld%% of the map's %.0f us",
+			   kus, max_pct, map_us);
+	}
+	ktap_info("expect-translation-never-off");
+	CHECK_OR_BAIL(!kexec_load_next(k + 1), "next kernel loaded");
+	s->tsc_per_ms = tsc_rate();
+	fflush(stdout);
+	s->tsc_at_reboot = __rdtsc();
+	kexec_reboot();
+	ktap_bail("reboot(KEXEC) returned: %s", strerror(errno));
+}
+
+/* Stage @k takes layout k - 1 back, with the time of each step. */
+static void take_back(int k, double uptime)
+{
+	const struct layout *l = &layouts[k - 2];
+	double iommufd_us, cdev_us, bind_us = 0, attach_us = 0, finish_us, blackout;
+	struct vdev v = { .iommufd = -1, .cdev = -1 };
+	struct bench_state *s;
+	struct lu_vm vm;
+	uint32_t pt_id;
+	bool landed;
+	int ret;
+
+	ret = lu_vm_retrieve(&vm, session_name(k - 1), l->size, sizeof(*s));
+	s = ret ? NULL : vm.state;
+	CHECK_OR_BAIL(s && s->magic == STATE_MAGIC && s->layout == (uint32_t)k - 1,
+		      "layout %d: session, RAM and state retrieved (%s)", k - 1,
+		      strerror(-ret));
+
+	v.iommufd = TIMED(iommufd_us, luo_retrieve_fd(vm.session, TOKEN_IOMMUFD));
+	v.cdev = TIMED(cdev_us, luo_retrieve_fd(vm.session, TOKEN_CDEV));
+	v.ioas = s->ioas;
+	pt_id = s->hwpt;
+	ret = v.iommufd < 0 ? v.iommufd : v.cdev < 0 ? v.cdev :
+	      TIMED(bind_us, vdev_bind(&v));
+	ret = ret ?: TIMED(attach_us, vdev_attach_pt(&v, &pt_id));
+	v.bar0 = ret ? NULL : vdev_bar_map(&v, 0, &v.bar0_size);
+	CHECK_OR_BAIL(v.bar0 && pt_id == s->hwpt,
+		      "iommufd and cdev retrieved, cdev bound and attached to HWPT %u (%s)",
+		      s->hwpt, strerror(-ret));
+	landed = dma_first_last(v.bar0, vm.ram, l);
+	blackout = (__rdtsc() - s->tsc_at_reboot) / s->tsc_per_ms;
+	ktap_check(landed, "DMA through the restored HWPT lands in the first and the last area");
+	ret = TIMED(finish_us, luo_finish(vm.session));
+	ktap_check(!ret, "session finished (%s)", strerror(-ret));
+	ktap_info("bench layout=%d retrieve_iommufd_us=%.0f retrieve_cdev_us=%.0f bind_us=%.0f attach_us=%.0f finish_us=%.0f blackout_ms=%.1f boot_ms=%.0f",
+		  k - 1, iommufd_us, cdev_us, bind_us, attach_us, finish_us,
+		  blackout, uptime * 1e3);
+
+	/* Everything goes: the next layout starts from free memory. */
+	vdev_close(&v);
+	munmap(vm.ram, l->size);
+	munmap(vm.state, sizeof(*s));
+	close(vm.ram_fd);
+	close(vm.state_fd);
+	close(vm.session);
+	close(vm.luo);
+}
+
+int main(void)
+{
+	int k = lutest_stage(), stages;
+	const char *arg = lutest_cmdline_arg("lubench");	/* static */
+	char buf[64] = "";
+	double uptime = 0;
+
+	if (read_file("/proc/uptime", buf, sizeof(buf)) < 0 ||
+	    sscanf(buf, "%lf", &uptime) != 1)
+		uptime = 0;
+	if (!arg || !parse_layouts(arg)) {
+		ktap_begin("lu-bench", k, 1);
+		ktap_bail("no layouts: lubench=SIZE:FOLIO:AREAS[,...] (\"%s\")",
+			  arg ? arg : "");
+	}
+	stages = nr_layouts + 1;
+	arg = lutest_cmdline_arg("lubench_max");
+	max_pct = arg ? atol(arg) : 0;
+	ktap_begin("lu-bench", k,
+		   (k > 1 ? 4 : 0) + (k < stages ? 4 + !!max_pct : 0));
+	if (k > 1)
+		take_back(k, uptime);
+	if (k < stages)
+		set_up(k);
+	ktap_finish();
+}
