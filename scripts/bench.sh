@@ -68,7 +68,6 @@ report_csv() {
 	}
 	file == 2 && /page table of [0-9]+ pages preserved in/ {
 		v[boot, "table_pages"] = num($0, "of [0-9]+ pages")
-		v[boot, "k_pt_preserve_us"] = num($0, "preserved in [0-9]+")
 	}
 	file == 2 && /froze [0-9]+ IOMMU units/ { v[boot, "k_freeze_us"] = num($0, "in [0-9]+ us") }
 	file == 2 && /root, context and PASID tables preserved in/ {
