@@ -98,7 +98,8 @@ if step kernel-build "$TOP/scripts/build-kernel.sh" &&
 		[[ " $modes " =~ \ timeout=([0-9]+)\  ]] && VM_TIMEOUT=${BASH_REMATCH[1]}
 		VM_BOOT_ARGS=$(boot_args "$modes")
 		for m in $modes; do
-			[[ "$m" == *:* ]] || continue
+			# MODE:AW words only (a boot= argument may have colons).
+			[[ "$m" =~ ^[a-z-]+:[0-9]+$ ]] || continue
 			if [ -n "${ONLY:-}" ] && ! grep -qE "$ONLY" <<< "$name $m"; then
 				continue
 			fi

@@ -21,8 +21,9 @@ git -C "$LINUX" -c core.abbrev=12 -c diff.noprefix=false -c format.signOff=false
 (cd "$tmp" && ls -1 -- *.patch 2>/dev/null || true) > "$tmp/series"
 
 # The cover letter: its subject and text are kept from the one in patches/
-# (edit them there); its shortlog and diffstat follow the queue, its date is
-# that of the newest patch, so that exporting the same tree twice gives the
+# (edit them there); its shortlog and diffstat follow the queue, its author
+# and date are those of the newest patch (not the exporting user's git
+# identity), so that exporting the same tree twice, in any clone, gives the
 # same files. Not in patches/series: it is not applied.
 cover=$TOP/patches/0000-cover-letter.patch
 mkdir -p "$tmp/cover"
@@ -42,7 +43,12 @@ if [ -f "$cover" ]; then
 fi
 [ -s "$tmp/blurb" ] || echo "*** BLURB HERE ***" > "$tmp/blurb"
 date=$(git -C "$LINUX" log -1 --format=%aD HEAD)
-awk -v subject="$subject" -v date="$date" -v blurb="$tmp/blurb" '
+from=$(git -C "$LINUX" log -1 --format='%an <%ae>' HEAD)
+awk -v subject="$subject" -v date="$date" -v from="$from" -v blurb="$tmp/blurb" '
+	# The header may be folded over several lines: drop its continuations.
+	in_from && /^[ \t]/ { next }
+	{ in_from = 0 }
+	/^From: / && !from_done { print "From: " from; from_done = in_from = 1; next }
 	/^Date: / && !hdr { print "Date: " date; hdr = 1; next }
 	/^\*\*\* BLURB HERE \*\*\*$/ {
 		while ((getline line < blurb) > 0) print line
