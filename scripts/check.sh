@@ -3,8 +3,8 @@
 # The whole check: judge the verdict's own cases, apply the queue to a
 # fresh base, checkpatch every patch, verify the tree/export round trip,
 # kernel-doc the changed files, run the KUnit suites with kunit.py, build,
-# run every test of tests.list in every listed VT-d mode, print a table
-# and "N passed, N failed".
+# sparse the changed files against the base, run every test of tests.list
+# in every listed VT-d mode, print a table and "N passed, N failed".
 #   ONLY=REGEX   run only the tests whose "name mode:aw" matches
 
 . "$(dirname "$0")/lib.sh"
@@ -88,6 +88,7 @@ step kernel-doc "$TOP/scripts/kdoc.sh" || true
 step kunit-py "$TOP/scripts/kunit.sh" || true
 if step kernel-build "$TOP/scripts/build-kernel.sh" &&
    step initramfs "$TOP/scripts/mkinitramfs.sh"; then
+	step sparse "$TOP/scripts/sparse.sh" || true
 	while read -r name stages modes; do
 		case "$name" in ''|'#'*) continue ;; esac
 		xfail=0

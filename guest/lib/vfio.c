@@ -291,6 +291,13 @@ fail:
 	return ret;
 }
 
+int vdev_open_cdev(const char *bdf)
+{
+	int ret = pci_bind(bdf, "vfio-pci");
+
+	return ret ?: open_cdev(bdf);
+}
+
 int vdev_open(struct vdev *v, const char *bdf)
 {
 	return vdev_open_shared(v, bdf, NULL);

@@ -50,6 +50,8 @@ int qemu_trace_mark(uint8_t value);
  * opened so far closed again.
  */
 int vdev_open(struct vdev *v, const char *bdf);
+/* Bind @bdf to vfio-pci and open its cdev, nothing more; the fd or -errno. */
+int vdev_open_cdev(const char *bdf);
 /*
  * The same, but bound to @share's iommufd (a duplicate fd of it) and
  * attached to @share's HWPT, so that both devices use one domain.
