@@ -15,16 +15,9 @@ if [ -f "$TARBALL" ] && check_sha "$TARBALL" "$BASE_TARBALL_SHA256"; then
 	exit 0
 fi
 
-mkdir -p "$APT"/{etc,lists/partial,cache/archives/partial} "$BUILD/base"
+mkdir -p "$BUILD/base"
+apt_private "$APT"
 echo "deb $BASE_MIRROR $BASE_SUITE main" > "$APT/etc/sources.list"
-: > "$APT/status"
-APTOPT=(-o "Dir::Etc::SourceList=$APT/etc/sources.list"
-	-o Dir::Etc::SourceParts=/dev/null
-	-o "Dir::State::Lists=$APT/lists"
-	-o "Dir::Cache=$APT/cache"
-	-o "Dir::State::status=$APT/status"
-	-o Debug::NoLocking=1
-	-o APT::Sandbox::User=root)
 
 start=$(now)
 if ! check_sha "$DEB" "$BASE_DEB_SHA256"; then

@@ -40,6 +40,21 @@ boot_args() {
 	echo "${args[*]}"
 }
 
+# A project-private apt configuration under $1 (its own sources.list,
+# lists, cache and status) in the array APTOPT, for apt-get and
+# apt-cache: the system's apt sources and state stay untouched.
+apt_private() {
+	mkdir -p "$1"/{etc,lists/partial,cache/archives/partial}
+	: > "$1/status"
+	APTOPT=(-o "Dir::Etc::SourceList=$1/etc/sources.list"
+		-o Dir::Etc::SourceParts=/dev/null
+		-o "Dir::State::Lists=$1/lists"
+		-o "Dir::Cache=$1/cache"
+		-o "Dir::State::status=$1/status"
+		-o Debug::NoLocking=1
+		-o APT::Sandbox::User=root)
+}
+
 # Seconds since the epoch with a fraction, for timings.
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

@@ -21,14 +21,6 @@ SPARSE=$PREFIX/bin/sparse
 VALID=$PREFIX/checker-valid.sh
 TARBALL=$BUILD/base/$(basename "$BASE_TARBALL")
 
-APTOPT=(-o "Dir::Etc::SourceList=$APT/etc/sources.list"
-	-o Dir::Etc::SourceParts=/dev/null
-	-o "Dir::State::Lists=$APT/lists"
-	-o "Dir::Cache=$APT/cache"
-	-o "Dir::State::status=$APT/status"
-	-o Debug::NoLocking=1
-	-o APT::Sandbox::User=root)
-
 # checker-valid.sh prints 1 when it accepts the checker (and exits 0 either
 # way). The base's copy, so that the test needs no tree (make deps runs
 # before make tree); only the base tarball, which fetch-base.sh brings.
@@ -50,9 +42,8 @@ apt_sparse() { apt-get -q "${APTOPT[@]}" "$@"; }
 # upstream version.
 fetch_source() {
 	local dir=$1 ver
-	mkdir -p "$APT"/{etc,lists/partial,cache/archives/partial}
+	apt_private "$APT"
 	echo "deb-src http://deb.debian.org/debian $SPARSE_SUITE main" > "$APT/etc/sources.list"
-	: > "$APT/status"
 	apt_sparse update >/dev/null || die "apt-get update of $SPARSE_SUITE (deb-src) failed"
 	ver=$(apt-cache "${APTOPT[@]}" showsrc sparse | sed -n 's/^Version: //p' | sort -V | tail -n 1)
 	[ -n "$ver" ] || die "no source package sparse in $SPARSE_SUITE"
