@@ -14,7 +14,8 @@
 # (it injects them); QEMU must
 # not have recorded unexpected faults either (TEST-10). What a test
 # announces with "# expect-translation-never-off" (and "# expect-root-
-# kept"), "# expect-ats-never-off", "# expect-devtlb-flush-at-shutdown",
+# kept"), "# expect-ats-never-off", "# expect-link-kept",
+# "# expect-devtlb-flush-at-shutdown",
 # "# expect-devtlb-flush-then-ats-off" and "# expect-hitless" is checked
 # in QEMU's trace. A timeout gets the same console and fault scans: a run
 # that hung after a splat is a FAIL, not a TIMEOUT.
@@ -41,6 +42,7 @@ EXPECT_PATTERNS='^# expect-dmar-fault 0x[0-9a-f]+$
 ^# expect-translation-never-off$
 ^# expect-root-kept$
 ^# expect-ats-never-off [0-9a-f]+:[0-9a-f]+\.[0-7] 0x[0-9a-f]+$
+^# expect-link-kept 0x[0-9a-f]+ [0-9a-f]+:[0-9a-f]+\.[0-7] 0x[0-9a-f]+ 0x[0-9a-f]+$
 ^# expect-devtlb-flush-at-shutdown 0x[0-9a-f]+$
 ^# expect-devtlb-flush-then-ats-off 0x[0-9a-f]+ [0-9a-f]+:[0-9a-f]+\.[0-7] 0x[0-9a-f]+$
 ^# expect-hitless 0x[0-9a-f]+ 0x[0-9a-f]+$
@@ -317,6 +319,43 @@ if [ -n "${ats_dev:-}" ]; then
 		exit 0
 	fi
 fi
+
+# "# expect-link-kept MARK BUS:DEV.FN CAP LNKCTL" (one per device on a
+# preserved path; CAP: its PCI Express capability, LNKCTL: its Link
+# Control at kexec): the new kernel adopts the link and the device's
+# settings as they are. From the start of the second boot until the
+# guest's trace mark MARK (when it is done with the device): no write to
+# Device Control (CAP + 8) or Device Control 2 (CAP + 0x28), and no write
+# to Link Control (CAP + 0x10) that sets Retrain Link (bit 5) or changes
+# ASPM Control (bits 1:0) or Common Clock Configuration (bit 6); other
+# Link Control bits (bandwidth notification interrupts) may change.
+while read -r link_mark link_dev link_cap link_ctl; do
+	link=$(awk -v m="$link_mark" -v dev="$link_dev" -v cap="$link_cap" -v ctl="$link_ctl" "$TRACE_AWK_LIB"'
+		BEGIN { cap = hexval(cap); keep = hexval(ctl) % 128 - hexval(ctl) % 64 + hexval(ctl) % 4 }
+		boot >= 2 && $0 == "pci_cfg_write mch 00:00.0 @0x3c <- " m { marked = 1; exit }
+		$1 != "pci_cfg_write" || $(NF - 3) != dev || boot < 2 { next }
+		{
+			off = hexval(substr($(NF - 2), 2)) - cap
+			v = hexval($NF) % 65536
+			what = dev " @" substr($(NF - 2), 2) " <- " $NF " (trace line " NR ")"
+			if (off == 8 || off == 40)
+				bad = "the new kernel wrote Device Control" (off == 8 ? "" : " 2") " of " what
+			else if (off == 16 && bit(v, 5))
+				bad = "the new kernel retrained the link of " what
+			else if (off == 16 && v % 128 - v % 64 + v % 4 != keep)
+				bad = "the new kernel changed ASPM or common clock of " what
+			if (bad) { print bad; exit }
+		}
+		END {
+			if (bad) exit
+			if (boot < 2) print "no second QI enable in the trace: no new kernel to check"
+			else if (!marked) print "no mark " m " in the new kernel'"'"'s trace"
+		}' "$DIR/qemu-trace.log" 2>/dev/null || echo "no QEMU trace")
+	if [ -n "$link" ]; then
+		echo "FAIL link not adopted (QEMU trace): $link"
+		exit 0
+	fi
+done < <(sed -n 's/^# expect-link-kept \(0x[0-9a-f]*\) \([0-9a-f]*:[0-9a-f]*\.[0-7]\) \(0x[0-9a-f]*\) \(0x[0-9a-f]*\)$/\1 \2 \3 \4/p' "$KTAP")
 
 # "# expect-devtlb-flush-at-shutdown SID": the old kernel's shutdown
 # invalidates the caches of a unit it leaves translating, globally; after

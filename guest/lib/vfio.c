@@ -114,6 +114,35 @@ int pci_config_write(const char *bdf, unsigned int off, const void *buf,
 	return pci_config_rw(bdf, off, (void *)buf, len, true);
 }
 
+int pcie_ctl_read(const char *bdf, struct pcie_ctl *ctl)
+{
+	uint16_t status = 0;
+	uint8_t pos = 0, hdr[2];
+	int hops, ret;
+
+	ret = pci_config_read(bdf, PCI_STATUS, &status, sizeof(status));
+	if (ret || !(status & PCI_STATUS_CAP_LIST))
+		return ret ?: -ENOENT;
+	ret = pci_config_read(bdf, PCI_CAPABILITY_LIST, &pos, 1);
+	/* Bounded: a looping list must not hang the test. */
+	for (hops = 0; !ret && pos >= 0x40 && hops < 48; hops++) {
+		pos &= ~3;
+		ret = pci_config_read(bdf, pos, hdr, sizeof(hdr));
+		if (ret)
+			break;
+		ctl->cap = pos;
+		if (hdr[0] == PCI_CAP_ID_EXP)
+			return pci_config_read(bdf, pos + PCI_EXP_DEVCTL,
+					       &ctl->devctl, 2) ?:
+			       pci_config_read(bdf, pos + PCI_EXP_LNKCTL,
+					       &ctl->lnkctl, 2) ?:
+			       pci_config_read(bdf, pos + PCI_EXP_DEVCTL2,
+					       &ctl->devctl2, 2);
+		pos = hdr[1];
+	}
+	return ret ?: -ENOENT;
+}
+
 volatile uint8_t *pci_bar_map(const char *bdf, int bar, size_t len)
 {
 	char path[PATH_MAX];

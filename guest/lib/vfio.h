@@ -30,6 +30,13 @@ int pci_bind(const char *bdf, const char *driver);
 int pci_config_read(const char *bdf, unsigned int off, void *buf, size_t len);
 int pci_config_write(const char *bdf, unsigned int off, const void *buf,
 		     size_t len);
+/* The control registers of a device's PCI Express capability. */
+struct pcie_ctl {
+	uint16_t devctl, lnkctl, devctl2;
+	uint8_t cap;		/* the capability's offset */
+};
+/* Read them; 0, -ENOENT if @bdf has no PCI Express capability, or -errno. */
+int pcie_ctl_read(const char *bdf, struct pcie_ctl *ctl);
 /*
  * Map the first @len bytes of BAR @bar of @bdf through sysfs (resourceN),
  * whichever driver is bound, if any; NULL on failure.

@@ -13,8 +13,11 @@
  * device TLBs), records the ATS control register, the VT-d entries and
  * domain id, and preserves RAM, iommufd and cdev in one session.
  *
- * Stage 2 (the new kernel) finds ATS control, bus mastering, the VT-d
- * entries and domain id bit-identical, RAM in place and unchanged, the
+ * Stage 2 (the new kernel, booted with PCI options under which Linux
+ * reprograms links: ACROSS_CMDLINE) finds ATS control, bus mastering, the
+ * PCI Express control registers of the root port and the device (links
+ * adopted, not retrained or reprogrammed), the VT-d entries and domain id
+ * bit-identical, RAM in place and unchanged, the
  * virtio device still running with the same rings (it was never reset),
  * and posts the next request into the same virtqueue: it is filled
  * through the adopted translation, the only place its IOVA is mapped. The
@@ -78,6 +81,8 @@ static bool noats, passthrough;
 #define HWPT_TOKEN	0x76697274ULL	/* the mark of the preserved HWPT */
 
 #define RNG_BDF		"0000:07:00.0"	/* behind root port 00:09.0 */
+#define PORT_BDF	"0000:00:09.0"
+#define MARK_DONE	0x4c	/* QEMU trace: stage 2 is done with the path */
 
 #define RAM_SIZE	(2UL << 20)
 #define NPAGES		(RAM_SIZE / PAGE_SIZE)
@@ -94,6 +99,12 @@ static bool noats, passthrough;
 /* Cache tags the new kernel assigns (and drops) at boot, traced. */
 #define TRACE_CMDLINE	"trace_event=intel_iommu:cache_tag_assign,intel_iommu:cache_tag_unassign"
 #define NOATS_CMDLINE	TRACE_CMDLINE " pci=noats"
+/*
+ * PCI options under which Linux reprograms the path's links: MPS and the
+ * read request size set for performance, ASPM forced on at its deepest.
+ */
+#define ACROSS_CMDLINE	TRACE_CMDLINE \
+	" pci=pcie_bus_perf pcie_aspm=force pcie_aspm.policy=powersupersave"
 #define NOATS_PT_CMDLINE NOATS_CMDLINE " iommu.passthrough=1"
 #define OTHER_BDF	"0000:01:00.0"	/* an edu, not preserved */
 #define GSTS_TES	(1ULL << 31)	/* global status: translation enabled */
@@ -105,6 +116,7 @@ struct state {
 	uint16_t ats;			/* ATS capability offset */
 	uint16_t ats_cap, ats_ctrl;	/* its registers at kexec */
 	uint16_t cmd;			/* command register at kexec */
+	struct pcie_ctl path[2];	/* root port, device: PCIe control */
 	struct vtd_entry vtd;
 	uint32_t domain_id;
 	struct virtq_regs vq;		/* queue 0 at kexec */
@@ -351,7 +363,9 @@ static bool record_state(struct state *s, const struct virtio_pci *vp)
 	int n;
 
 	if (vtd_entry_of(s->bdf, &s->vtd) ||
-	    pci_config_read(s->bdf, PCI_COMMAND, &s->cmd, sizeof(s->cmd)))
+	    pci_config_read(s->bdf, PCI_COMMAND, &s->cmd, sizeof(s->cmd)) ||
+	    pcie_ctl_read(PORT_BDF, &s->path[0]) ||
+	    pcie_ctl_read(s->bdf, &s->path[1]))
 		return false;
 	s->domain_id = vtd_domain_id(&s->vtd);
 	vtd_entry_str(&s->vtd, str, sizeof(str));
@@ -369,7 +383,7 @@ static const char *next_cmdline(void)
 {
 	if (passthrough)
 		return NOATS_PT_CMDLINE;
-	return noats ? NOATS_CMDLINE : TRACE_CMDLINE;
+	return noats ? NOATS_CMDLINE : ACROSS_CMDLINE;
 }
 
 static void stage1(void)
@@ -428,7 +442,7 @@ static void stage1(void)
 	/* The state memfd's folios are preserved in place: writes still go. */
 	ok = record_state(s, &vp);
 	CHECK_OR_BAIL(ok,
-		      "VT-d %s entries of %s recorded, domain id %u, context entry allows device TLBs, devtlb cache tag held, bus master on",
+		      "VT-d %s entries of %s recorded, domain id %u, context entry allows device TLBs, devtlb cache tag held, bus master on, PCIe control of the path read",
 		      lutest_cmdline_arg("luvtd") ?: "?", s->bdf, s->domain_id);
 	memcpy(s->ram, ram, RAM_SIZE);
 	CHECK_OR_BAIL(!pagemap_pfns(ram, RAM_SIZE, s->pfn) &&
@@ -445,6 +459,15 @@ static void stage1(void)
 			  source_id(s->bdf), s->bdf + 5, s->ats);
 	else
 		ktap_info("expect-ats-never-off %s %#x", s->bdf + 5, s->ats);
+	/*
+	 * Checked until stage 2 is done with the device: its exit closes the
+	 * cdev, and vfio-pci then resets the device and restores its config.
+	 */
+	if (!noats)
+		for (int i = 0; i < 2; i++)
+			ktap_info("expect-link-kept %#x %s 0x%x 0x%x", MARK_DONE,
+				  (i ? s->bdf : PORT_BDF) + 5, s->path[i].cap,
+				  s->path[i].lnkctl);
 	ktap_info("expect-devtlb-flush-at-shutdown %#x", source_id(s->bdf));
 	kexec_reboot();
 	ktap_bail("reboot(KEXEC) returned: %s", strerror(errno));
@@ -641,16 +664,49 @@ static struct state *stage2_retrieve(struct lu_vm *vm, unsigned int plan)
 	return s;
 }
 
+/*
+ * The path's links were adopted as the previous kernel left them: the
+ * next kernel booted with options that reprogram links (ACROSS_CMDLINE),
+ * yet the root port's and the device's DEVCTL (payload and read request
+ * sizes), LNKCTL (ASPM, common clock) and DEVCTL2 (LTR, 10-bit tags) read
+ * as at kexec. QEMU keeps most of their bits read-only, so the host also
+ * checks in QEMU's trace that the new kernel wrote none of it and never
+ * retrained the link ("expect-link-kept", scripts/verdict.sh).
+ */
+static void check_path(const struct state *s)
+{
+	const char *const bdfs[2] = { PORT_BDF, s->bdf };
+	struct pcie_ctl now;
+	int i, changed = 0;
+
+	for (i = 0; i < 2; i++) {
+		memset(&now, 0xff, sizeof(now));
+		if (!pcie_ctl_read(bdfs[i], &now) &&
+		    now.devctl == s->path[i].devctl &&
+		    now.lnkctl == s->path[i].lnkctl &&
+		    now.devctl2 == s->path[i].devctl2)
+			continue;
+		changed++;
+		ktap_info("%s: DEVCTL 0x%04x LNKCTL 0x%04x DEVCTL2 0x%04x, at kexec 0x%04x 0x%04x 0x%04x",
+			  bdfs[i], now.devctl, now.lnkctl, now.devctl2,
+			  s->path[i].devctl, s->path[i].lnkctl,
+			  s->path[i].devctl2);
+	}
+	ktap_check(!changed, "DEVCTL, LNKCTL and DEVCTL2 of %s and %s as at kexec, under \"%s\"",
+		   PORT_BDF, s->bdf, ACROSS_CMDLINE + strlen(TRACE_CMDLINE) + 1);
+}
+
 static void stage2(void)
 {
 	struct virtio_pci vp;
 	struct lu_vm vm;
 	struct virtq vq;
-	struct state *s = stage2_retrieve(&vm, 14);
+	struct state *s = stage2_retrieve(&vm, 15);
 	uint8_t *ram = vm.ram;
 	bool ok;
 
 	check_command(s);
+	check_path(s);
 	check_ats(s, "after the kexec");
 	check_vtd(s, "after the kexec");
 	ok = check_virtio_running(&vp, &vq, s, ram);
@@ -660,6 +716,7 @@ static void stage2(void)
 	check_vtd(s, "after vfio-pci bind, retrieve and a request");
 	check_no_faults(s);
 	check_devtlb_tag(s);
+	qemu_trace_mark(MARK_DONE);
 	ktap_finish();
 }
 
