@@ -41,8 +41,16 @@
  * driver cannot bind and a fresh iommufd cannot take it through a freshly
  * opened cdev: here only the group's owner refuses both.
  *
- * In both, the session then finishes although the edu was never taken
- * back: vfio-pci turns its bus mastering off, cannot reset it (the edu has
+ * "edu-dma-cmdline-change probe-failed" (guest/tests/edu-dma-probe-failed.sh)
+ * has the next kernel fail the IOMMU probe of the edu on purpose
+ * (fail_iommu_lu_probe=), after the VT-d driver found it preserved. No
+ * restore will claim it, so nothing keeps the table its entry walks: the
+ * driver's failure path must block it. The edu has no IOMMU group, is
+ * still bus master, and its DMA to the preserved IOVA and to the physical
+ * address of a RAM page fault, RAM untouched.
+ *
+ * In "refused" and "pci-rejected", the session then finishes although the
+ * edu was never taken back: vfio-pci turns its bus mastering off, cannot reset it (the edu has
  * no reset method), so it stays blocked (bus mastering turned on again by
  * hand, its DMA into RAM faults; a fresh iommufd still gets EPERM), and it
  * can be hot-removed, its DMA going nowhere after that.
@@ -81,6 +89,7 @@
 #define GSTS_TES	(1ULL << 31)
 #define REFUSED_CMDLINE	"fail_iommu_lu_restore=1,100,0,-1 iommu.passthrough=1"
 #define PCI_REJECTED_CMDLINE "fail_pci_lu_record=1,100,0,-1 iommu.passthrough=1"
+#define PROBE_FAILED_CMDLINE "fail_iommu_lu_probe=1,100,0,-1"
 #define OTHER_EDU	"0000:01:00.0"	/* not preserved: a default domain */
 
 struct state {
@@ -91,10 +100,11 @@ struct state {
 #define STATE_MAGIC	0x726566757365ULL
 
 /*
- * "refused" and "pci-rejected": the next kernel refuses the restore, or
- * rejects the PCI record (see above); pci_rejected implies refused.
+ * "refused", "pci-rejected" and "probe-failed": the next kernel refuses
+ * the restore, rejects the PCI record, or fails the IOMMU probe (see
+ * above); pci_rejected and probe_failed imply refused.
  */
-static bool refused, pci_rejected;
+static bool refused, pci_rejected, probe_failed;
 
 /* What the next kernel is told, and what it must make of it. */
 static bool scalable(void)
@@ -108,6 +118,8 @@ static const char *next_cmdline(void)
 {
 	if (pci_rejected)
 		return PCI_REJECTED_CMDLINE;
+	if (probe_failed)
+		return PROBE_FAILED_CMDLINE;
 	if (refused)
 		return REFUSED_CMDLINE;
 	return scalable() ? "intel_iommu=sm_off" : "intel_iommu=sm_on";
@@ -146,6 +158,8 @@ static const char *expected_log(void)
 {
 	if (pci_rejected)
 		return "0000:00:04.0: live update: cannot adopt the preserved translation, blocking it: -19";
+	if (probe_failed)
+		return "0000:00:04.0: live update: IOMMU probe failed: preserved translation blocked";
 	if (refused)
 		return "0000:00:04.0: live update: cannot adopt the preserved translation, blocking it";
 	/* A legacy unit cannot do scalable mode: sm_on has nothing to say. */
@@ -535,12 +549,47 @@ static void stage2_refused(void)
 	ktap_finish();
 }
 
+/*
+ * The IOMMU probe of the edu failed: it has no group, no restore claims
+ * it, and its entry is blocked, not left walking the preserved table.
+ */
+static void stage2_probe_failed(void)
+{
+	struct lu_vm vm;
+	volatile uint8_t *bar;
+	char path[96];
+	uint64_t phys;
+	struct state *s = stage2_retrieve(&vm, 6);
+	uint8_t *ram = vm.ram;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
+		 s->bdf);
+	ktap_check(kmsg_count(expected_log()) == 1 && access(path, F_OK),
+		   "the IOMMU probe failed: \"%s\" logged once, no IOMMU group",
+		   expected_log());
+	check_translation_on();
+	bar = edu_still_master(s);
+	ktap_check(dma_faults(bar, s->bdf, IOVA + TARGET_OFF, ram),
+		   "the device is blocked: a DMA to its preserved IOVA 0x%lx faults, RAM untouched",
+		   IOVA + TARGET_OFF);
+	phys = unmapped_phys(s);
+	ktap_check(phys && dma_faults(bar, s->bdf, phys, ram),
+		   "a DMA to the physical address of a RAM page (0x%" PRIx64 ") faults",
+		   phys);
+	pci_bar_unmap(bar, 4096);
+	ktap_finish();
+}
+
 int main(int argc, char **argv)
 {
 	pci_rejected = argc > 1 && !strcmp(argv[1], "pci-rejected");
-	refused = pci_rejected || (argc > 1 && !strcmp(argv[1], "refused"));
+	probe_failed = argc > 1 && !strcmp(argv[1], "probe-failed");
+	refused = pci_rejected || probe_failed ||
+		  (argc > 1 && !strcmp(argv[1], "refused"));
 	if (lutest_stage() == 1)
 		stage1();
+	if (probe_failed)
+		stage2_probe_failed();
 	if (refused)
 		stage2_refused();
 	stage2();

@@ -15,8 +15,25 @@
  *     cannot DMA to the IOVA that mapped RAM: its group is blocked;
  *   - nobody can claim it: its cdev cannot be bound to a fresh iommufd
  *     (EPERM).
+ *
+ * "iommufd-lu-abandon retrieve-failed" (guest/tests/iommufd-lu-retrieve-failed.sh)
+ * is a VMM whose iommufd retrieve fails: it retrieves the RAM memfd and
+ * punches a hole into it, so that the restored domain no longer maps what
+ * the memfd holds, and the retrieve of the iommufd fails (EFAULT) after
+ * it took the domain. LUO keeps that error for the whole boot, so nobody
+ * can take the HWPT any more: the retrieve itself must drop it. While the
+ * edu is still bus master, before the session is closed:
+ *
+ *   - the retrieve failed with EFAULT, its HWPT was dropped and the edu
+ *     blocked (one log line each);
+ *   - nr_iommu_pages went down by the adopted table pages;
+ *   - a DMA of the edu to the IOVA that mapped RAM faults, RAM untouched.
+ *
+ * Then the session is closed: it finishes, the edu is given up (bus
+ * mastering off, blocked as above) and its cdev cannot be bound.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,11 +120,91 @@ static void check_blocked(void)
 	pci_bar_unmap(bar, BAR_LEN);
 }
 
+/* The edu's DMA to the IOVA that mapped RAM, bus mastering as it is. */
+static bool dma_faults_now(char *why, size_t len)
+{
+	volatile uint8_t *bar = pci_bar_map(EDU, 0, BAR_LEN);
+	uint8_t ram[4096] = {};
+	bool ok;
+
+	ok = vtd_dma_faults(bar, EDU, IOVA + DST_OFF, ram, sizeof(ram), why,
+			    len);
+	pci_bar_unmap(bar, BAR_LEN);
+	return ok;
+}
+
+/* Its cdev cannot be bound: the group is blocked for good. */
+static void check_cdev_refused(void)
+{
+	struct vdev v;
+	int ret;
+
+	ret = vdev_open(&v, EDU);
+	ktap_check(ret == -EPERM && v.failed_step &&
+		   !strcmp(v.failed_step, "VFIO_DEVICE_BIND_IOMMUFD"),
+		   "its cdev cannot be bound to a fresh iommufd: %s at %s",
+		   ret ? strerror(-ret) : "bound", ret ? v.failed_step : "-");
+	if (!ret)
+		vdev_close(&v);
+}
+
+static void stage2_retrieve_failed(void)
+{
+	long adopted, before, after;
+	int luo, session, ram, ret;
+	uint16_t cmd = 0;
+	char why[128];
+	bool ok;
+
+	ktap_begin(NAME, 2, 9);
+	luo = luo_open();
+	session = luo >= 0 ? luo_retrieve_session(luo, NAME) : luo;
+	adopted = pages_adopted();
+	before = vmstat_exact("nr_iommu_pages");
+	CHECK_OR_BAIL(session >= 0 && adopted > 0 && before > 0,
+		      "session retrieved; the kernel adopted a table of %ld pages",
+		      adopted);
+	ram = luo_retrieve_fd(session, LU_TOKEN_RAM);
+	CHECK_OR_BAIL(ram >= 0 &&
+		      !fallocate(ram, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				 DST_OFF, 4096),
+		      "RAM memfd retrieved, a hole punched at offset 0x%lx",
+		      DST_OFF);
+
+	ret = luo_retrieve_fd(session, TOKEN_IOMMUFD);
+	ok = kmsg_count("does not map its IOAS as recorded") == 1 &&
+	     kmsg_count("retrieve failed, its 1 HWPTs dropped") == 1 &&
+	     kmsg_count_with("live update: not taken over, blocked", EDU) == 1;
+	ktap_check(ret == -EFAULT && ok,
+		   "the iommufd retrieve fails with EFAULT (%s): the domain does not map what the IOAS records; its HWPT dropped, the edu blocked (one line each)",
+		   ret < 0 ? strerror(-ret) : "retrieved");
+	after = vmstat_exact("nr_iommu_pages");
+	ktap_check(after == before - adopted,
+		   "nr_iommu_pages %ld -> %ld: the %ld adopted table pages are freed",
+		   before, after, adopted);
+	pci_config_read(EDU, PCI_COMMAND, &cmd, sizeof(cmd));
+	ok = dma_faults_now(why, sizeof(why));
+	ktap_check((cmd & PCI_COMMAND_MASTER) && ok,
+		   "still bus master (command 0x%04x), a DMA to IOVA 0x%lx, which mapped RAM, faults: %s",
+		   cmd, IOVA + DST_OFF, why);
+
+	close(ram);
+	close(session);
+	ok = kmsg_count("Unable to finish session") == 0 &&
+	     kmsg_count_with("live update: not retrieved: bus mastering off", EDU) == 1;
+	ret = luo_retrieve_session(luo, NAME);
+	ktap_check(ok && ret == -ENOENT,
+		   "closed: finished, the device stopped (one line), the session gone (%s)",
+		   ret < 0 ? strerror(-ret) : "retrieved again");
+	check_blocked();
+	check_cdev_refused();
+	ktap_finish();
+}
+
 static void stage2(void)
 {
 	long adopted, before, after;
 	int luo, session, ret;
-	struct vdev v;
 	bool ok;
 
 	ktap_begin(NAME, 2, 7);
@@ -134,14 +231,7 @@ static void stage2(void)
 		   before, after, adopted);
 
 	check_blocked();
-
-	ret = vdev_open(&v, EDU);
-	ktap_check(ret == -EPERM && v.failed_step &&
-		   !strcmp(v.failed_step, "VFIO_DEVICE_BIND_IOMMUFD"),
-		   "its cdev cannot be bound to a fresh iommufd: %s at %s",
-		   ret ? strerror(-ret) : "bound", ret ? v.failed_step : "-");
-	if (!ret)
-		vdev_close(&v);
+	check_cdev_refused();
 
 	/* vfio-pci gives its cdev up first, which blocks the device. */
 	ret = kmsg_count_with("live update: given up, blocked", EDU);
@@ -150,9 +240,11 @@ static void stage2(void)
 	ktap_finish();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	if (lutest_stage() == 1)
 		stage1();
+	if (argc > 1 && !strcmp(argv[1], "retrieve-failed"))
+		stage2_retrieve_failed();
 	stage2();
 }
