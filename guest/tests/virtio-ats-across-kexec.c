@@ -48,9 +48,12 @@
  * virtqueue going nowhere: the device faults on the old IOVAs and RAM
  * stays as it was. verdict.sh checks in QEMU's trace that the new
  * kernel's device-TLB invalidation came before its write to ATS Control.
+ * The unit uses one domain id fewer than at kexec (sysfs domains_used):
+ * the blocked device has none, the id its adopted entry carried was freed.
  * Then the session finishes without the device's cdev retrieved:
  * vfio-pci turns bus mastering off and resets the device (FLR), and only
- * then does the IOMMU core stop blocking it: a fresh iommufd can take it.
+ * then does the IOMMU core stop blocking it: a fresh iommufd can take it,
+ * and once it let it go the unit uses as many ids as at kexec.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -108,6 +111,7 @@ static bool noats, passthrough;
 #define NOATS_PT_CMDLINE NOATS_CMDLINE " iommu.passthrough=1"
 #define OTHER_BDF	"0000:01:00.0"	/* an edu, not preserved */
 #define GSTS_TES	(1ULL << 31)	/* global status: translation enabled */
+#define DOMAINS_USED	"/sys/class/iommu/dmar0/intel-iommu/domains_used"
 
 /* What stage 1 saw, for stage 2; in a memfd preserved with the RAM. */
 struct state {
@@ -119,6 +123,7 @@ struct state {
 	struct pcie_ctl path[2];	/* root port, device: PCIe control */
 	struct vtd_entry vtd;
 	uint32_t domain_id;
+	long domains_used;		/* of the unit, at kexec */
 	struct virtq_regs vq;		/* queue 0 at kexec */
 	uint64_t pfn[NPAGES];
 	uint8_t ram[RAM_SIZE];		/* RAM as stage 1 left it */
@@ -356,6 +361,15 @@ static bool preserve_cdev(int session, const struct vdev *v)
  * use ATS, and the kernel must hold a device-TLB cache tag for it in the
  * domain (the same check as stage 2's, here where it must hold).
  */
+/* Domain ids the unit has allocated (sysfs domains_used), or -errno. */
+static long domains_used(void)
+{
+	char buf[32];
+	int ret = read_file(DOMAINS_USED, buf, sizeof(buf));
+
+	return ret > 0 ? strtol(buf, NULL, 10) : ret ? ret : -EIO;
+}
+
 static bool record_state(struct state *s, const struct virtio_pci *vp)
 {
 	const char *mode = lutest_cmdline_arg("luvtd");
@@ -368,15 +382,17 @@ static bool record_state(struct state *s, const struct virtio_pci *vp)
 	    pcie_ctl_read(s->bdf, &s->path[1]))
 		return false;
 	s->domain_id = vtd_domain_id(&s->vtd);
+	s->domains_used = domains_used();
 	vtd_entry_str(&s->vtd, str, sizeof(str));
 	virtio_read_queue0(vp, &s->vq);
 	n = devtlb_tags(s->bdf, s->domain_id, tags, sizeof(tags));
-	ktap_info("%s at kexec: %s, domain id %u, command 0x%04x, device status 0x%02x",
-		  s->bdf, str, s->domain_id, s->cmd, s->vq.status);
+	ktap_info("%s at kexec: %s, domain id %u, command 0x%04x, device status 0x%02x, %ld domain ids used",
+		  s->bdf, str, s->domain_id, s->cmd, s->vq.status,
+		  s->domains_used);
 	ktap_info("cache tags traced: %s", tags);
 	return mode && !strcmp(vtd_mode_of(&s->vtd), mode) &&
 	       vtd_devtlb_enabled(&s->vtd) && (s->cmd & PCI_COMMAND_MASTER) &&
-	       n > 0;
+	       n > 0 && s->domains_used > 0;
 }
 
 static const char *next_cmdline(void)
@@ -963,12 +979,30 @@ static void check_finish_released(struct lu_vm *vm, struct virtio_pci *vp,
 		vdev_close(&v);
 }
 
+/*
+ * No domain id leaks ("noats" only: identity domains count differently).
+ * At kexec the device's HWPT had one; the blocked device has none, so the
+ * unit uses one fewer, and the id the adopted entry carried was freed
+ * with it. @released: the device was taken by a fresh iommufd and let go
+ * again, back on its group's default domain: as many as at kexec.
+ */
+static void check_domains_used(const struct state *s, bool released)
+{
+	long now = domains_used(), want = s->domains_used - !released;
+
+	ktap_check(now == want,
+		   "domain ids used: %ld, %ld at kexec: %s", now,
+		   s->domains_used, released ?
+		   "the device back on its default domain, as many" :
+		   "one fewer, the blocked device has none (the adopted one freed)");
+}
+
 static void stage2_noats(void)
 {
 	struct virtio_pci vp;
 	struct lu_vm vm;
 	struct virtq vq;
-	struct state *s = stage2_retrieve(&vm, passthrough ? 16 : 15);
+	struct state *s = stage2_retrieve(&vm, passthrough ? 16 : 17);
 	uint8_t *ram = vm.ram;
 	bool ok;
 
@@ -981,9 +1015,13 @@ static void stage2_noats(void)
 	check_ats_off(s);
 	check_translation_on();
 	check_vtd_replaced(s);
+	if (!passthrough)
+		check_domains_used(s, false);
 	ok = check_virtio_running(&vp, &vq, s, ram);
 	check_blocked_request(ok ? &vq : NULL, &vp, ram);
 	check_finish_released(&vm, &vp, s);
+	if (!passthrough)
+		check_domains_used(s, true);
 	ktap_finish();
 }
 
