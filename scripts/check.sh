@@ -91,13 +91,7 @@ if step kernel-build "$TOP/scripts/build-kernel.sh" &&
 	step sparse "$TOP/scripts/sparse.sh" || true
 	while read -r name stages modes; do
 		case "$name" in ''|'#'*) continue ;; esac
-		xfail=0
-		[[ " $modes " == *" xfail "* ]] && xfail=1
-		export VM_MEM=2G
-		[[ " $modes " =~ \ mem=([0-9]+[MG])\  ]] && VM_MEM=${BASH_REMATCH[1]}
-		export VM_TIMEOUT=180 VM_BOOT_ARGS=
-		[[ " $modes " =~ \ timeout=([0-9]+)\  ]] && VM_TIMEOUT=${BASH_REMATCH[1]}
-		VM_BOOT_ARGS=$(boot_args "$modes")
+		test_env "$modes"
 		for m in $modes; do
 			# MODE:AW words only (a boot= argument may have colons).
 			[[ "$m" =~ ^[a-z-]+:[0-9]+$ ]] || continue

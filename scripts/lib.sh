@@ -40,6 +40,23 @@ boot_args() {
 	echo "${args[*]}"
 }
 
+# The environment of vm.sh for a test whose tests.list words (after the
+# stages) are $1: VM_MEM, VM_TIMEOUT, VM_BOOT_ARGS, VM_TRACE (QEMU trace
+# events besides vm.sh's own, from "trace=EVENT" words), and xfail.
+test_env() {
+	local w
+	xfail=0
+	[[ " $1 " == *" xfail "* ]] && xfail=1
+	export VM_MEM=2G VM_TIMEOUT=180 VM_BOOT_ARGS VM_TRACE=
+	[[ " $1 " =~ \ mem=([0-9]+[MG])\  ]] && VM_MEM=${BASH_REMATCH[1]}
+	[[ " $1 " =~ \ timeout=([0-9]+)\  ]] && VM_TIMEOUT=${BASH_REMATCH[1]}
+	VM_BOOT_ARGS=$(boot_args "$1")
+	for w in $1; do
+		[[ "$w" == trace=* ]] && VM_TRACE+="${VM_TRACE:+ }${w#trace=}"
+	done
+	return 0
+}
+
 # A project-private apt configuration under $1 (its own sources.list,
 # lists, cache and status) in the array APTOPT, for apt-get and
 # apt-cache: the system's apt sources and state stay untouched.

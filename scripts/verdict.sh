@@ -16,8 +16,8 @@
 # announces with "# expect-translation-never-off" (and "# expect-root-
 # kept"), "# expect-ats-never-off", "# expect-link-kept",
 # "# expect-devtlb-flush-at-shutdown",
-# "# expect-devtlb-flush-then-ats-off" and "# expect-hitless" is checked
-# in QEMU's trace. A timeout gets the same console and fault scans: a run
+# "# expect-devtlb-flush-then-ats-off", "# expect-hitless" and
+# "# expect-write-translated" is checked in QEMU's trace. A timeout gets the same console and fault scans: a run
 # that hung after a splat is a FAIL, not a TIMEOUT.
 
 . "$(dirname "$0")/lib.sh"
@@ -46,6 +46,7 @@ EXPECT_PATTERNS='^# expect-dmar-fault 0x[0-9a-f]+$
 ^# expect-devtlb-flush-at-shutdown 0x[0-9a-f]+$
 ^# expect-devtlb-flush-then-ats-off 0x[0-9a-f]+ [0-9a-f]+:[0-9a-f]+\.[0-7] 0x[0-9a-f]+$
 ^# expect-hitless 0x[0-9a-f]+ 0x[0-9a-f]+$
+^# expect-write-translated 0x[0-9a-f]+ 0x[0-9a-f]+ 0x[0-9a-f]+$
 ^# expect-alloc-failures$
 ^# expect-skip [^ ]+$'
 bad_expect=$(grep -a '^# expect-' "$KTAP" 2>/dev/null |
@@ -447,4 +448,37 @@ if [ -n "${off_sid:-}" ]; then
 		exit 0
 	fi
 fi
-echo "$ktap"
+# "# expect-write-translated MARK SID IOVA": a write the device was told
+# to make after the guest's trace mark MARK (a DMA left in flight across a
+# kexec) must have been translated: an IOTLB hit or update for source id
+# SID at the page of IOVA after the mark (tests.list: trace=
+# vtd_iotlb_page_hit and trace=vtd_iotlb_page_update). The result line
+# reports the boot of its last translation: 1 for the old kernel (QEMU
+# counts boots by queued-invalidation enables), 2 for the new one.
+written=
+wt=$(sed -n 's/^# expect-write-translated \(0x[0-9a-f]*\) \(0x[0-9a-f]*\) \(0x[0-9a-f]*\)$/\1 \2 \3/p' "$KTAP" | head -1)
+if [ -n "$wt" ]; then
+	read -r wt_mark wt_sid wt_iova <<< "$wt"
+	written=$(awk -v m="$wt_mark" -v sid="$wt_sid" -v iova="$wt_iova" "$TRACE_AWK_LIB"'
+		BEGIN { sid = hexval(sid); iova = hexval(iova) }
+		$0 == "pci_cfg_write mch 00:00.0 @0x3c <- " m && !start {
+			start = NR; next }
+		!start { next }
+		# "vtd_iotlb_page_hit IOTLB page hit sid 0x20 iova 0x1123000 ..."
+		($1 == "vtd_iotlb_page_hit" || $1 == "vtd_iotlb_page_update") &&
+		    $5 == "sid" && $7 == "iova" {
+			a = hexval($8)
+			if (hexval($6) == sid && a - a % 4096 == iova) {
+				last = boot; n++ }
+		}
+		END {
+			if (!start) print "FAIL no mark " m " in the trace"
+			else if (!n) printf "FAIL no translation for source id 0x%x at IOVA 0x%x after mark %s\n", sid, iova, m
+			else printf "in-flight write translated in boot %d\n", last
+		}' "$DIR/qemu-trace.log" 2>/dev/null || echo "FAIL no QEMU trace")
+	if [[ "$written" == FAIL* ]]; then
+		echo "FAIL write in flight (QEMU trace): ${written#FAIL }"
+		exit 0
+	fi
+fi
+echo "$ktap${written:+, $written}"

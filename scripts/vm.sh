@@ -72,6 +72,11 @@ start=$(now)
 # (its address and mode, verdict.sh's root table checks), for the checks
 # of ATS across a kexec: queued invalidation on and off (which separates
 # the boots), invalidation descriptors and config space writes.
+# Events a test asks for in tests.list ("trace=").
+trace=()
+for ev in ${VM_TRACE:-}; do
+	trace+=(-trace "$ev")
+done
 set +e
 timeout "$TIMEOUT" qemu-system-x86_64 \
 	-M "$machine" "${accel[@]}" -cpu max,la57=off -smp 2 -m "${VM_MEM:-2G}" \
@@ -90,7 +95,7 @@ timeout "$TIMEOUT" qemu-system-x86_64 \
 	-trace vtd_dmar_fault -trace vtd_fault_disabled -trace vtd_dmar_enable \
 	-trace vtd_reg_dmar_root \
 	-trace vtd_inv_qi_enable -trace vtd_inv_desc -trace pci_cfg_write \
-	-D "$DIR/qemu-trace.log" \
+	"${trace[@]}" -D "$DIR/qemu-trace.log" \
 	-kernel "$BZIMAGE" -initrd "$INITRD" -append "$cmdline" \
 	> "$DIR/qemu.log" 2>&1
 qrc=$?

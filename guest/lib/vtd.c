@@ -59,6 +59,15 @@ const char *vtd_mode_of(const struct vtd_entry *e)
 	return "unknown";
 }
 
+unsigned int vtd_source_id(const char *bdf)
+{
+	unsigned int seg, bus, dev, fn;
+
+	if (sscanf(bdf, "%x:%x:%x.%x", &seg, &bus, &dev, &fn) != 4)
+		return 0;
+	return bus << 8 | dev << 3 | fn;
+}
+
 unsigned int vtd_domain_id(const struct vtd_entry *e)
 {
 	if (e->pasid < 0)

@@ -22,6 +22,8 @@ struct vtd_entry {
 int vtd_entry_of(const char *bdf, struct vtd_entry *e);
 /* "legacy", "sm" (second stage), "sm-fl" (first stage) or "unknown". */
 const char *vtd_mode_of(const struct vtd_entry *e);
+/* The PCI requester id of @bdf ("0000:00:04.0"): bus, device, function. */
+unsigned int vtd_source_id(const char *bdf);
 /* Domain id in the context entry (legacy) or the PASID entry (scalable). */
 unsigned int vtd_domain_id(const struct vtd_entry *e);
 /*

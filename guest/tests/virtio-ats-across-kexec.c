@@ -164,16 +164,6 @@ static void ats_str(uint16_t ctrl, char *buf, size_t len)
 		 PCI_ATS_CTRL_STU(ctrl));
 }
 
-/* Source id of @bdf as the IOMMU sees it: bus << 8 | devfn. */
-static unsigned int source_id(const char *bdf)
-{
-	unsigned int seg, bus, dev, fn;
-
-	if (sscanf(bdf, "%x:%x:%x.%x", &seg, &bus, &dev, &fn) != 4)
-		return 0;
-	return bus << 8 | dev << 3 | fn;
-}
-
 /*
  * The context entry lets the device's translation requests through: in
  * legacy mode Translation Type (bits 3:2) 01b, "device-TLBs enabled"; in
@@ -472,7 +462,7 @@ static void stage1(void)
 	ktap_info("expect-root-kept");
 	if (noats)
 		ktap_info("expect-devtlb-flush-then-ats-off %#x %s %#x",
-			  source_id(s->bdf), s->bdf + 5, s->ats);
+			  vtd_source_id(s->bdf), s->bdf + 5, s->ats);
 	else
 		ktap_info("expect-ats-never-off %s %#x", s->bdf + 5, s->ats);
 	/*
@@ -484,7 +474,7 @@ static void stage1(void)
 			ktap_info("expect-link-kept %#x %s 0x%x 0x%x", MARK_DONE,
 				  (i ? s->bdf : PORT_BDF) + 5, s->path[i].cap,
 				  s->path[i].lnkctl);
-	ktap_info("expect-devtlb-flush-at-shutdown %#x", source_id(s->bdf));
+	ktap_info("expect-devtlb-flush-at-shutdown %#x", vtd_source_id(s->bdf));
 	kexec_reboot();
 	ktap_bail("reboot(KEXEC) returned: %s", strerror(errno));
 }
