@@ -287,6 +287,26 @@ static volatile uint8_t *edu_still_master(const struct state *s)
 	return bar;
 }
 
+/*
+ * The still bus-mastering edu is blocked: its DMA to the preserved IOVA
+ * and one to the physical address of a RAM page fault, RAM untouched.
+ * Return: that physical address, or 0 if there was none to try.
+ */
+static uint64_t check_dma_blocked(volatile uint8_t *bar,
+				  const struct state *s, const uint8_t *ram,
+				  const char *why)
+{
+	uint64_t phys = unmapped_phys(s);
+
+	ktap_check(dma_faults(bar, s->bdf, IOVA + TARGET_OFF, ram),
+		   "the device is blocked: a DMA to its preserved IOVA 0x%lx faults, RAM untouched",
+		   IOVA + TARGET_OFF);
+	ktap_check(phys && dma_faults(bar, s->bdf, phys, ram),
+		   "a DMA to the physical address of a RAM page (0x%" PRIx64 ") faults%s",
+		   phys, why);
+	return phys;
+}
+
 static void stage2(void)
 {
 	struct lu_vm vm;
@@ -527,13 +547,7 @@ static void stage2_refused(void)
 		check_pci_rejected();
 	check_translation_on();
 	bar = edu_still_master(s);
-	ktap_check(dma_faults(bar, s->bdf, IOVA + TARGET_OFF, ram),
-		   "the device is blocked: a DMA to its preserved IOVA 0x%lx faults, RAM untouched",
-		   IOVA + TARGET_OFF);
-	phys = unmapped_phys(s);
-	ktap_check(phys && dma_faults(bar, s->bdf, phys, ram),
-		   "a DMA to the physical address of a RAM page (0x%" PRIx64 ") faults: not an identity domain",
-		   phys);
+	phys = check_dma_blocked(bar, s, ram, ": not an identity domain");
 
 	check_dma_api_bind_refused(s->bdf);
 	if (pci_rejected)
@@ -558,7 +572,6 @@ static void stage2_probe_failed(void)
 	struct lu_vm vm;
 	volatile uint8_t *bar;
 	char path[96];
-	uint64_t phys;
 	struct state *s = stage2_retrieve(&vm, 6);
 	uint8_t *ram = vm.ram;
 
@@ -569,13 +582,7 @@ static void stage2_probe_failed(void)
 		   expected_log());
 	check_translation_on();
 	bar = edu_still_master(s);
-	ktap_check(dma_faults(bar, s->bdf, IOVA + TARGET_OFF, ram),
-		   "the device is blocked: a DMA to its preserved IOVA 0x%lx faults, RAM untouched",
-		   IOVA + TARGET_OFF);
-	phys = unmapped_phys(s);
-	ktap_check(phys && dma_faults(bar, s->bdf, phys, ram),
-		   "a DMA to the physical address of a RAM page (0x%" PRIx64 ") faults",
-		   phys);
+	check_dma_blocked(bar, s, ram, "");
 	pci_bar_unmap(bar, 4096);
 	ktap_finish();
 }

@@ -148,6 +148,26 @@ static void check_cdev_refused(void)
 		vdev_close(&v);
 }
 
+/*
+ * Stage 2 begins: @luo open, the session retrieved; the pages of the
+ * table the kernel adopted, and nr_iommu_pages now.
+ */
+static int stage2_begin(unsigned int plan, int *luo, long *adopted,
+			long *before)
+{
+	int session;
+
+	ktap_begin(NAME, 2, plan);
+	*luo = luo_open();
+	session = *luo >= 0 ? luo_retrieve_session(*luo, NAME) : *luo;
+	*adopted = pages_adopted();
+	*before = vmstat_exact("nr_iommu_pages");
+	CHECK_OR_BAIL(session >= 0 && *adopted > 0 && *before > 0,
+		      "session retrieved; the kernel adopted a table of %ld pages",
+		      *adopted);
+	return session;
+}
+
 static void stage2_retrieve_failed(void)
 {
 	long adopted, before, after;
@@ -156,14 +176,7 @@ static void stage2_retrieve_failed(void)
 	char why[128];
 	bool ok;
 
-	ktap_begin(NAME, 2, 9);
-	luo = luo_open();
-	session = luo >= 0 ? luo_retrieve_session(luo, NAME) : luo;
-	adopted = pages_adopted();
-	before = vmstat_exact("nr_iommu_pages");
-	CHECK_OR_BAIL(session >= 0 && adopted > 0 && before > 0,
-		      "session retrieved; the kernel adopted a table of %ld pages",
-		      adopted);
+	session = stage2_begin(9, &luo, &adopted, &before);
 	ram = luo_retrieve_fd(session, LU_TOKEN_RAM);
 	CHECK_OR_BAIL(ram >= 0 &&
 		      !fallocate(ram, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -207,14 +220,7 @@ static void stage2(void)
 	int luo, session, ret;
 	bool ok;
 
-	ktap_begin(NAME, 2, 7);
-	luo = luo_open();
-	session = luo >= 0 ? luo_retrieve_session(luo, NAME) : luo;
-	adopted = pages_adopted();
-	before = vmstat_exact("nr_iommu_pages");
-	CHECK_OR_BAIL(session >= 0 && adopted > 0 && before > 0,
-		      "session retrieved; the kernel adopted a table of %ld pages",
-		      adopted);
+	session = stage2_begin(7, &luo, &adopted, &before);
 
 	close(session);
 	ok = kmsg_count("Unable to finish session") == 0 &&
