@@ -148,6 +148,16 @@ static void check_cdev_refused(void)
 		vdev_close(&v);
 }
 
+/* nr_iommu_pages went down by the @adopted table pages from @before. */
+static void check_table_freed(long adopted, long before)
+{
+	long after = vmstat_exact("nr_iommu_pages");
+
+	ktap_check(after == before - adopted,
+		   "nr_iommu_pages %ld -> %ld: the %ld adopted table pages are freed",
+		   before, after, adopted);
+}
+
 /*
  * Stage 2 begins: @luo open, the session retrieved; the pages of the
  * table the kernel adopted, and nr_iommu_pages now.
@@ -170,7 +180,7 @@ static int stage2_begin(unsigned int plan, int *luo, long *adopted,
 
 static void stage2_retrieve_failed(void)
 {
-	long adopted, before, after;
+	long adopted, before;
 	int luo, session, ram, ret;
 	uint16_t cmd = 0;
 	char why[128];
@@ -191,10 +201,7 @@ static void stage2_retrieve_failed(void)
 	ktap_check(ret == -EFAULT && ok,
 		   "the iommufd retrieve fails with EFAULT (%s): the domain does not map what the IOAS records; its HWPT dropped, the edu blocked (one line each)",
 		   ret < 0 ? strerror(-ret) : "retrieved");
-	after = vmstat_exact("nr_iommu_pages");
-	ktap_check(after == before - adopted,
-		   "nr_iommu_pages %ld -> %ld: the %ld adopted table pages are freed",
-		   before, after, adopted);
+	check_table_freed(adopted, before);
 	pci_config_read(EDU, PCI_COMMAND, &cmd, sizeof(cmd));
 	ok = dma_faults_now(why, sizeof(why));
 	ktap_check((cmd & PCI_COMMAND_MASTER) && ok,
@@ -216,7 +223,7 @@ static void stage2_retrieve_failed(void)
 
 static void stage2(void)
 {
-	long adopted, before, after;
+	long adopted, before;
 	int luo, session, ret;
 	bool ok;
 
@@ -231,10 +238,7 @@ static void stage2(void)
 		   "closed without retrieving anything: finished, the device stopped and the HWPT dropped (one line each), the session gone (%s)",
 		   ret < 0 ? strerror(-ret) : "retrieved again");
 
-	after = vmstat_exact("nr_iommu_pages");
-	ktap_check(after == before - adopted,
-		   "nr_iommu_pages %ld -> %ld: the %ld adopted table pages are freed",
-		   before, after, adopted);
+	check_table_freed(adopted, before);
 
 	check_blocked();
 	check_cdev_refused();
