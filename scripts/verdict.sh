@@ -453,13 +453,12 @@ fi
 # kexec) must have been translated: an IOTLB hit or update for source id
 # SID at the page of IOVA after the mark (tests.list: trace=
 # vtd_iotlb_page_hit and trace=vtd_iotlb_page_update). The result line
-# reports the boot of its last translation: 1 for the old kernel (QEMU
-# counts boots by queued-invalidation enables), 2 for the new one.
-written=
-wt=$(sed -n 's/^# expect-write-translated \(0x[0-9a-f]*\) \(0x[0-9a-f]*\) \(0x[0-9a-f]*\)$/\1 \2 \3/p' "$KTAP" | head -1)
-if [ -n "$wt" ]; then
-	read -r wt_mark wt_sid wt_iova <<< "$wt"
-	written=$(awk -v m="$wt_mark" -v sid="$wt_sid" -v iova="$wt_iova" "$TRACE_AWK_LIB"'
+# reports the boot of the last translation of each: 1 for the old kernel
+# (QEMU's trace counts boots by queued-invalidation enables), 2 for the
+# new one.
+boots=()
+while read -r wt_mark wt_sid wt_iova; do
+	boot=$(awk -v m="$wt_mark" -v sid="$wt_sid" -v iova="$wt_iova" "$TRACE_AWK_LIB"'
 		BEGIN { sid = hexval(sid); iova = hexval(iova) }
 		$0 == "pci_cfg_write mch 00:00.0 @0x3c <- " m && !start {
 			start = NR; next }
@@ -474,11 +473,18 @@ if [ -n "$wt" ]; then
 		END {
 			if (!start) print "FAIL no mark " m " in the trace"
 			else if (!n) printf "FAIL no translation for source id 0x%x at IOVA 0x%x after mark %s\n", sid, iova, m
-			else printf "in-flight write translated in boot %d\n", last
+			else print last
 		}' "$DIR/qemu-trace.log" 2>/dev/null || echo "FAIL no QEMU trace")
-	if [[ "$written" == FAIL* ]]; then
-		echo "FAIL write in flight (QEMU trace): ${written#FAIL }"
+	if [[ "$boot" == FAIL* ]]; then
+		echo "FAIL write in flight (QEMU trace): ${boot#FAIL }"
 		exit 0
 	fi
+	boots+=("$boot")
+done < <(sed -n 's/^# expect-write-translated \(0x[0-9a-f]*\) \(0x[0-9a-f]*\) \(0x[0-9a-f]*\)$/\1 \2 \3/p' "$KTAP")
+written=
+if [ ${#boots[@]} -eq 1 ]; then
+	written="in-flight write translated in boot ${boots[0]}"
+elif [ ${#boots[@]} -gt 1 ]; then
+	written="in-flight writes translated in boots $(IFS=,; echo "${boots[*]}" | sed 's/,/, /g')"
 fi
 echo "$ktap${written:+, $written}"
