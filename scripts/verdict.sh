@@ -17,8 +17,9 @@
 # kept"), "# expect-ats-never-off", "# expect-link-kept",
 # "# expect-devtlb-flush-at-shutdown",
 # "# expect-devtlb-flush-then-ats-off", "# expect-hitless" and
-# "# expect-write-translated" is checked in QEMU's trace. A timeout gets the same console and fault scans: a run
-# that hung after a splat is a FAIL, not a TIMEOUT.
+# "# expect-write-translated" is checked in QEMU's trace. A timeout gets
+# the same console and fault scans: a run that hung after a splat is a
+# FAIL, not a TIMEOUT.
 
 . "$(dirname "$0")/lib.sh"
 

@@ -7,9 +7,9 @@
  * edu's cdev, which carries the device's VT-d translation with it. Just
  * before the kexec the edu is told to write a known 4 KiB block to an IOVA
  * in RAM; it does so about 100 ms of virtual time later, during the kexec.
- * When, is not for the guest to tell: the host finds in QEMU's trace (the
- * IOMMU's translations, after a mark written just before the doorbell) in
- * which boot the write was translated, and fails the run if it never was
+ * The guest cannot tell when: the host finds in QEMU's trace (the IOMMU's
+ * translations, after a mark written just before the doorbell) in which
+ * boot the write was translated, and fails the run if it never was
  * (expect-write-translated; the result line reports the boot).
  *
  * After the kexec (DESIGN.md 3, the DMA-continuity contract) the test looks
