@@ -11,7 +11,9 @@
  *     re-arms MSI: a DMA that asks for an interrupt fires the eventfd;
  *   - the DMA started just before the kexec landed, RAM stayed in its page
  *     frames, and the edu's VT-d entries and domain id are as at the kexec;
- *   - a new DMA lands, and the session finishes;
+ *   - a new DMA lands, and the session finishes, freeing the IOMMU
+ *     core's records of the previous kernel (released once the edu was
+ *     taken over);
  *   - except in the last boot, it hot-plugs a new memfd at a new IOVA
  *     (2 MiB-aligned in boot 2, not in boot 3) and unmaps a part of the
  *     memory mapped before (half of the RAM in boot 2, boot 2's memfd in
@@ -363,18 +365,36 @@ static void check_destroy(struct vdev *v, const struct state *s)
 		   s->hwpt, ret ? strerror(-ret) : "ok", before, after, adopted);
 }
 
+#define RECORDS_RELEASED "iommu: liveupdate: every preserved unit, domain and device resolved: records released"
+#define RECORDS_FREED "iommu: liveupdate: records of the previous kernel freed"
+
+/*
+ * Once the edu is taken over, nothing needs the IOMMU core's copy of the
+ * previous kernel's records: it gives its reference back, and the last
+ * file of the session frees them at finish.
+ */
+static void check_records_freed(int released, int freed_before)
+{
+	int freed = kmsg_count(RECORDS_FREED);
+
+	ktap_check(released == 1 && freed_before == 0 && freed == 1,
+		   "the IOMMU records of the previous kernel released before the finish (%d) and freed by it (%d before, %d after)",
+		   released, freed_before, freed);
+}
+
 static void later_boot(int boot)
 {
 	struct vdev v = { .iommufd = -1, .cdev = -1 };
 	uint8_t *maps[MAX_AREAS] = {};
 	struct lu_vm vm;
 	struct state *s;
+	int released, freed_before;
 	uint32_t i;
 	bool ok;
 	int ret;
 
 	/* Boot 2 finds nothing unmapped yet; the last one changes nothing. */
-	ktap_begin(NAME, boot, 10 + (boot > 2) + (boot < BOOTS ? 6 : 1));
+	ktap_begin(NAME, boot, 11 + (boot > 2) + (boot < BOOTS ? 6 : 1));
 	ok = !lu_vm_retrieve(&vm, session_of(boot - 1), RAM_SIZE, sizeof(*s));
 	s = vm.state;
 	ok = ok && s->magic == STATE_MAGIC &&
@@ -396,9 +416,12 @@ static void later_boot(int boot)
 	if (boot > 2)
 		check_gone(&v, s, vm.ram, "in the adopted table");
 
+	released = kmsg_count(RECORDS_RELEASED);
+	freed_before = kmsg_count(RECORDS_FREED);
 	ret = luo_finish(vm.session);
 	ktap_check(!ret, "session %s finished: %s", session_of(boot - 1),
 		   ret ? strerror(-ret) : "ok");
+	check_records_freed(released, freed_before);
 	ok = !msi_off(&v);
 	ktap_check(ok, "MSI disabled again");
 
