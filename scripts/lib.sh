@@ -47,12 +47,13 @@ test_env() {
 	local w
 	xfail=0
 	[[ " $1 " == *" xfail "* ]] && xfail=1
-	export VM_MEM=2G VM_TIMEOUT=180 VM_BOOT_ARGS VM_TRACE=
+	export VM_MEM=2G VM_TIMEOUT=180 VM_BOOT_ARGS VM_TRACE= VM_DEVICES=
 	[[ " $1 " =~ \ mem=([0-9]+[MG])\  ]] && VM_MEM=${BASH_REMATCH[1]}
 	[[ " $1 " =~ \ timeout=([0-9]+)\  ]] && VM_TIMEOUT=${BASH_REMATCH[1]}
 	VM_BOOT_ARGS=$(boot_args "$1")
 	for w in $1; do
 		[[ "$w" == trace=* ]] && VM_TRACE+="${VM_TRACE:+ }${w#trace=}"
+		[[ "$w" == device=* ]] && VM_DEVICES+="${VM_DEVICES:+ }${w#device=}"
 	done
 	return 0
 }

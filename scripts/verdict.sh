@@ -16,8 +16,9 @@
 # announces with "# expect-translation-never-off" (and "# expect-root-
 # kept"), "# expect-ats-never-off", "# expect-link-kept",
 # "# expect-devtlb-flush-at-shutdown",
-# "# expect-devtlb-flush-then-ats-off", "# expect-hitless" and
-# "# expect-write-translated" is checked in QEMU's trace. A timeout gets
+# "# expect-devtlb-flush-then-ats-off", "# expect-hitless",
+# "# expect-write-translated" and "# expect-stream" is checked in QEMU's
+# trace. A timeout gets
 # the same console and fault scans: a run that hung after a splat is a
 # FAIL, not a TIMEOUT.
 
@@ -48,6 +49,7 @@ EXPECT_PATTERNS='^# expect-dmar-fault 0x[0-9a-f]+$
 ^# expect-devtlb-flush-then-ats-off 0x[0-9a-f]+ [0-9a-f]+:[0-9a-f]+\.[0-7] 0x[0-9a-f]+$
 ^# expect-hitless 0x[0-9a-f]+ 0x[0-9a-f]+$
 ^# expect-write-translated 0x[0-9a-f]+ 0x[0-9a-f]+ 0x[0-9a-f]+$
+^# expect-stream 0x[0-9a-f]+ 0x[0-9a-f]+ 0x[0-9a-f]+ [0-9a-f]+:[0-9a-f]+\.[0-7] 0x[0-9a-f]+ 0x[0-9a-f]+ 0x[0-9a-f]+$
 ^# expect-alloc-failures$
 ^# expect-skip [^ ]+$'
 bad_expect=$(grep -a '^# expect-' "$KTAP" 2>/dev/null |
@@ -482,10 +484,69 @@ while read -r wt_mark wt_sid wt_iova; do
 	fi
 	boots+=("$boot")
 done < <(sed -n 's/^# expect-write-translated \(0x[0-9a-f]*\) \(0x[0-9a-f]*\) \(0x[0-9a-f]*\)$/\1 \2 \3/p' "$KTAP")
+# "# expect-stream KEXEC RETRIEVED STOPPED DEV SID IOVA LEN": a device
+# that writes on its own all through the handover (DEV as QEMU's trace
+# names it, source id SID, into [IOVA, IOVA + LEN)) must have translated
+# writes in each phase, told apart by events of the trace that are there
+# anyway: (1) from the old kernel's freeze (the guest's mark KEXEC is
+# written just before reboot(), and vfio-pci's freeze then sets INTx
+# Disable in DEV's command register) to its shutdown flushes (its last
+# invalidation descriptor); (2) from there to the new kernel's first VT-d
+# register access (it reads the capability register first; the old one
+# never does at shutdown): purgatory and early boot; (3) from there to
+# the new kernel's queued invalidation enable; (4) from there to the
+# guest's mark RETRIEVED; (5) from there to STOPPED. The result line
+# gives the number of translations in each.
+stream=
+read -r st_kexec st_ret st_stop st_dev st_sid st_iova st_len < <(sed -n 's/^# expect-stream //p' "$KTAP" | head -1) || true
+if [ -n "${st_kexec:-}" ]; then
+	stream=$(awk -v mk="$st_kexec" -v mr="$st_ret" -v ms="$st_stop" -v dev="$st_dev" \
+		-v sid="$st_sid" -v iova="$st_iova" -v len="$st_len" "$TRACE_AWK_LIB"'
+		BEGIN { sid = hexval(sid); lo = hexval(iova); hi = lo + hexval(len)
+			mark = "pci_cfg_write mch 00:00.0 @0x3c <- " }
+		phase == 0 && $0 == mark mk { phase = 0.5; next }
+		# "pci_cfg_write AC97 00:0a.0 @0x4 <- 0x507"
+		phase == 0.5 && $1 == "pci_cfg_write" && $3 == dev && $4 == "@0x4" &&
+		    bit(hexval($6), 10) { phase = 1; next }
+		phase == 1 && $1 == "vtd_inv_desc" { n[1] += pending; pending = 0; flushed = 1; next }
+		phase == 1 && $1 == "vtd_reg_read" && $2 == "addr" && $3 == "0x8" {
+			n[2] = pending; phase = 3; next }
+		phase == 3 && $0 == "vtd_inv_qi_enable enabled 1" { phase = 4; next }
+		phase == 4 && $0 == mark mr { phase = 5; next }
+		phase == 5 && $0 == mark ms { phase = 6; exit }
+		phase >= 1 && ($1 == "vtd_iotlb_page_hit" || $1 == "vtd_iotlb_page_update") &&
+		    $5 == "sid" && $7 == "iova" && hexval($6) == sid {
+			a = hexval($8)
+			if (a < lo || a >= hi) next
+			if (phase == 1) pending++
+			else n[phase]++
+		}
+		END {
+			if (phase < 6) {
+				if (phase == 0) miss = "mark " mk
+				else if (phase == 0.5) miss = "freeze of " dev " (INTx Disable set)"
+				else if (phase == 1) miss = "VT-d access of the new kernel"
+				else if (phase == 3) miss = "queued invalidation enable of the new kernel"
+				else miss = "mark " (phase == 4 ? mr : ms)
+				print "FAIL no " miss " in the trace"
+				exit
+			}
+			if (!flushed) { print "FAIL no invalidation between the freeze and the new kernel"; exit }
+			split("after the freeze,after the shutdown flushes,before queued invalidation,to the retrieve,after the retrieve", name, ",")
+			for (i = 1; i <= 5; i++)
+				if (!n[i]) { printf "FAIL no translated write %s (phase %d)\n", name[i], i; exit }
+			printf "%d/%d/%d/%d/%d\n", n[1], n[2], n[3], n[4], n[5]
+		}' "$DIR/qemu-trace.log" 2>/dev/null || echo "FAIL no QEMU trace")
+	if [[ "$stream" == FAIL* ]]; then
+		echo "FAIL DMA stream (QEMU trace): ${stream#FAIL }"
+		exit 0
+	fi
+	stream="stream writes translated in each phase (freeze/shutdown-to-boot/boot-to-QI/QI-to-retrieve/after): $stream"
+fi
 written=
 if [ ${#boots[@]} -eq 1 ]; then
 	written="in-flight write translated in boot ${boots[0]}"
 elif [ ${#boots[@]} -gt 1 ]; then
 	written="in-flight writes translated in boots $(IFS=,; echo "${boots[*]}" | sed 's/,/, /g')"
 fi
-echo "$ktap${written:+, $written}"
+echo "$ktap${written:+, $written}${stream:+, $stream}"

@@ -262,7 +262,8 @@ static int map_bar0(struct vdev *v)
 	struct vfio_region_info info;
 	int ret = region_info(v, VFIO_PCI_BAR0_REGION_INDEX, &info);
 
-	if (ret || !info.size)
+	/* An I/O port BAR (a sound card's) cannot be mapped: leave it. */
+	if (ret || !info.size || !(info.flags & VFIO_REGION_INFO_FLAG_MMAP))
 		return ret;
 	v->bar0 = vdev_bar_map(v, 0, &v->bar0_size);
 	return v->bar0 ? 0 : -EINVAL;

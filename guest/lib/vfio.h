@@ -52,7 +52,8 @@ int qemu_trace_mark(uint8_t value);
 
 /*
  * Bind @bdf to vfio-pci, open its cdev and a fresh iommufd, bind, allocate
- * an IOAS and a paging HWPT, attach, map BAR0 and enable bus mastering.
+ * an IOAS and a paging HWPT, attach, map BAR0 (unless it is I/O ports)
+ * and enable bus mastering.
  * Returns 0, or -errno with @v->failed_step naming the step and everything
  * opened so far closed again.
  */
