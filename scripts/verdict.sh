@@ -495,11 +495,10 @@ done < <(sed -n 's/^# expect-write-translated \(0x[0-9a-f]*\) \(0x[0-9a-f]*\) \(
 # register access (it reads the capability register first; the old one
 # never does at shutdown): purgatory and early boot; (3) from there to
 # the new kernel's queued invalidation enable; (4) from there to the
-# guest's mark RETRIEVED; (5) from there to STOPPED. The result line
-# gives the number of translations in each.
-stream=
-read -r st_kexec st_ret st_stop st_dev st_sid st_iova st_len < <(sed -n 's/^# expect-stream //p' "$KTAP" | head -1) || true
-if [ -n "${st_kexec:-}" ]; then
+# guest's mark RETRIEVED; (5) from there to STOPPED. One announcement per
+# device; the result line gives the number of translations in each phase.
+streams=()
+while read -r st_kexec st_ret st_stop st_dev st_sid st_iova st_len; do
 	stream=$(awk -v mk="$st_kexec" -v mr="$st_ret" -v ms="$st_stop" -v dev="$st_dev" \
 		-v sid="$st_sid" -v iova="$st_iova" -v len="$st_len" "$TRACE_AWK_LIB"'
 		BEGIN { sid = hexval(sid); lo = hexval(iova); hi = lo + hexval(len)
@@ -538,10 +537,14 @@ if [ -n "${st_kexec:-}" ]; then
 			printf "%d/%d/%d/%d/%d\n", n[1], n[2], n[3], n[4], n[5]
 		}' "$DIR/qemu-trace.log" 2>/dev/null || echo "FAIL no QEMU trace")
 	if [[ "$stream" == FAIL* ]]; then
-		echo "FAIL DMA stream (QEMU trace): ${stream#FAIL }"
+		echo "FAIL DMA stream of $st_dev (QEMU trace): ${stream#FAIL }"
 		exit 0
 	fi
-	stream="stream writes translated in each phase (freeze/shutdown-to-boot/boot-to-QI/QI-to-retrieve/after): $stream"
+	streams+=("$st_dev $stream")
+done < <(sed -n 's/^# expect-stream //p' "$KTAP")
+stream=
+if [ ${#streams[@]} -gt 0 ]; then
+	stream="stream writes translated in each phase (freeze/shutdown-to-boot/boot-to-QI/QI-to-retrieve/after): $(IFS=,; echo "${streams[*]}" | sed 's/,/, /g')"
 fi
 written=
 if [ ${#boots[@]} -eq 1 ]; then
