@@ -224,6 +224,12 @@ for marks in $(sed -n 's/^# expect-hitless \(0x[0-9a-f]*\) \(0x[0-9a-f]*\)$/\1,\
 	fi
 done
 
+# "a, b, c" of the arguments, for the result line.
+comma_list() {
+	local IFS=,
+	echo "$*" | sed 's/,/, /g'
+}
+
 # The checks below split QEMU's trace into boots. Boot N starts at the Nth
 # "vtd_inv_qi_enable enabled 1": every kernel enables queued invalidation
 # (interrupt remapping needs it) before it enumerates PCI, and a kexec'd
@@ -544,12 +550,12 @@ while read -r st_kexec st_ret st_stop st_dev st_sid st_iova st_len; do
 done < <(sed -n 's/^# expect-stream //p' "$KTAP")
 stream=
 if [ ${#streams[@]} -gt 0 ]; then
-	stream="stream writes translated in each phase (freeze/shutdown-to-boot/boot-to-QI/QI-to-retrieve/after): $(IFS=,; echo "${streams[*]}" | sed 's/,/, /g')"
+	stream="stream writes translated in each phase (freeze/shutdown-to-boot/boot-to-QI/QI-to-retrieve/after): $(comma_list "${streams[@]}")"
 fi
 written=
 if [ ${#boots[@]} -eq 1 ]; then
 	written="in-flight write translated in boot ${boots[0]}"
 elif [ ${#boots[@]} -gt 1 ]; then
-	written="in-flight writes translated in boots $(IFS=,; echo "${boots[*]}" | sed 's/,/, /g')"
+	written="in-flight writes translated in boots $(comma_list "${boots[@]}")"
 fi
 echo "$ktap${written:+, $written}${stream:+, $stream}"
