@@ -408,10 +408,10 @@ static void stage2(void)
 		ok = ok && written[k] > s->written_at_kexec[k] &&
 		     !(sr & SR_LVBCI);
 	}
-	ktap_check(ok, "each engine went on through the kexec and did not run out of buffers");
+	ktap_check(ok, "each engine's position moved on from where it was at reboot() and it did not run out of buffers");
 	for (k = 0, ok = true; k < NR_CARDS; k++)
 		ok = buffers_ok(vm.ram, k, written[k]) && ok;
-	ktap_check(ok, "each card's buffers written in order up to its engine's position and not beyond, every guard page untouched");
+	ktap_check(ok, "each card's buffers written (silence) exactly up to its engine's position and not beyond, every guard page untouched");
 	for (k = 0, ok = true; k < NR_CARDS; k++)
 		ok = ok && bdl_ok(vm.ram, k);
 	ktap_check(ok, "each card's descriptor list is as stage 1 wrote it");
