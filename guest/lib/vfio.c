@@ -143,6 +143,25 @@ int pcie_ctl_read(const char *bdf, struct pcie_ctl *ctl)
 	return ret ?: -ENOENT;
 }
 
+int pci_ext_cap(const char *bdf, uint16_t id)
+{
+	uint32_t hdr;
+	int pos = PCI_CFG_SPACE_SIZE, hops, ret;
+
+	/* Bounded: a looping list must not hang the test. */
+	for (hops = 0; pos >= PCI_CFG_SPACE_SIZE && hops < 64; hops++) {
+		ret = pci_config_read(bdf, pos, &hdr, sizeof(hdr));
+		if (ret)
+			return ret;
+		if (!hdr || hdr == 0xffffffff)
+			return 0;
+		if (PCI_EXT_CAP_ID(hdr) == id)
+			return pos;
+		pos = PCI_EXT_CAP_NEXT(hdr);
+	}
+	return 0;
+}
+
 volatile uint8_t *pci_bar_map(const char *bdf, int bar, size_t len)
 {
 	char path[PATH_MAX];

@@ -37,6 +37,8 @@ struct pcie_ctl {
 };
 /* Read them; 0, -ENOENT if @bdf has no PCI Express capability, or -errno. */
 int pcie_ctl_read(const char *bdf, struct pcie_ctl *ctl);
+/* Offset of extended capability @id of @bdf, 0 if none, or -errno. */
+int pci_ext_cap(const char *bdf, uint16_t id);
 /*
  * Map the first @len bytes of BAR @bar of @bdf through sysfs (resourceN),
  * whichever driver is bound, if any; NULL on failure.

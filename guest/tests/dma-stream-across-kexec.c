@@ -34,10 +34,34 @@
  * write), after its shutdown flushes (its last invalidation), between the
  * new kernel's first VT-d register access (the capability read) and its
  * queued invalidation enable, from then to the retrieve, and after it.
+ *
+ * "switch" (dma-stream-behind-switch): the second card sits below a PCIe
+ * switch (root port, x3130-upstream, xio3130-downstream, tests.list)
+ * whose downstream port has no ACS, so the port shares the card's IOMMU
+ * group: a group with PCIe ports besides the device is preserved. The
+ * next kernel boots with pci=assign-busses, under which Linux would
+ * renumber the buses itself; stage 2 also checks that the bus numbers,
+ * ACS control and Link Control of every port on the card's path are as
+ * at the kexec (and verdict.sh that none was written to retrain the link,
+ * "# expect-link-kept").
+ *
+ * "switch-removed" (dma-stream-switch-removed): as "switch", but stage 2
+ * retrieves only the memfds, stops both engines, hot-removes the card
+ * below the switch, then the switch, and finishes the session: the
+ * restore's claim on the card's group is forgotten with the card (one
+ * line), the downstream port left in the group goes back to its default
+ * domain (no WARNING when the switch goes: an emptied group must not be on
+ * another domain or owned), and the session finishes.
+ *
+ * "switch-shared" (dma-stream-switch-shared, one boot): a second function
+ * of the card below the switch (multi-function, no ACS) shares its group,
+ * so the preserve of that card's cdev must fail with EOPNOTSUPP and one
+ * log line.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +75,6 @@
 #include "vm.h"
 #include "vtd.h"
 
-#define NAME		"dma-stream-across-kexec"
 #define TOKEN_IOMMUFD	3
 #define TOKEN_CDEV	4		/* and 5 for the second card */
 #define HWPT_TOKEN	0x73747265ULL
@@ -105,12 +128,26 @@ struct bd {
 	uint32_t ctl_len;		/* samples, IOC */
 };
 
+/* A PCIe port on the second card's path, as stage 1 left it. */
+struct port {
+	char bdf[16];
+	uint8_t buses[4];	/* primary, secondary, subordinate, latency */
+	uint16_t acs_ctrl;	/* 0 without ACS */
+	struct pcie_ctl ctl;
+};
+#define MAX_PORTS	4
+
 /* What stage 1 saw, for stage 2; in a memfd preserved with the RAM. */
 struct state {
 	uint64_t magic;
-	char bdf[NR_CARDS][16];
+	char bdf[NR_CARDS][32];
 	uint64_t written_at_kexec[NR_CARDS];	/* bytes, just before reboot() */
+	unsigned int nr_ports;
+	struct port ports[MAX_PORTS];
 };
+
+static const char *name = "dma-stream-across-kexec";
+static bool behind_switch, switch_shared, switch_removed;
 #define STATE_MAGIC	0x73747265616d3032ULL
 
 /* A card's I/O port BARs (mixer, bus master), through sysfs. */
@@ -253,6 +290,86 @@ static const char *qemu_addr(const char *bdf)
 	return strchr(bdf, ':') + 1;
 }
 
+/*
+ * The bridges above @bdf, nearest first, from its sysfs path
+ * (/sys/devices/pci0000:00/0000:00:0b.0/0000:08:00.0/.../@bdf).
+ */
+static unsigned int path_ports(const char *bdf, struct port *ports)
+{
+	char link[96], path[PATH_MAX], *p;
+	unsigned int n = 0;
+
+	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s", bdf);
+	if (!realpath(link, path))
+		return 0;
+	*strrchr(path, '/') = 0;
+	while (n < MAX_PORTS && (p = strrchr(path, '/')) && strlen(p + 1) == 12 &&
+	       p[1] != 'p') {
+		snprintf(ports[n++].bdf, sizeof(ports->bdf), "%s", p + 1);
+		*p = 0;
+	}
+	return n;
+}
+
+/* Bus numbers, ACS control and the PCI Express controls of @p. */
+static bool port_read(struct port *p)
+{
+	int acs = pci_ext_cap(p->bdf, PCI_EXT_CAP_ID_ACS);
+
+	p->acs_ctrl = 0;
+	return !pci_config_read(p->bdf, PCI_PRIMARY_BUS, p->buses, 4) &&
+	       acs >= 0 &&
+	       (!acs || !pci_config_read(p->bdf, acs + PCI_ACS_CTRL,
+					 &p->acs_ctrl, 2)) &&
+	       !pcie_ctl_read(p->bdf, &p->ctl);
+}
+
+/* Every port on the path as stage 1 recorded it; logs each that is not. */
+static bool ports_kept(const struct state *s)
+{
+	unsigned int i;
+	bool ok = true;
+
+	for (i = 0; i < s->nr_ports; i++) {
+		const struct port *was = &s->ports[i];
+		struct port now = *was;
+
+		if (!port_read(&now) || memcmp(now.buses, was->buses, 4) ||
+		    now.acs_ctrl != was->acs_ctrl ||
+		    now.ctl.lnkctl != was->ctl.lnkctl) {
+			ktap_info("%s: buses %02x/%02x/%02x ACS 0x%04x LNKCTL 0x%04x, at kexec %02x/%02x/%02x 0x%04x 0x%04x",
+				  was->bdf, now.buses[0], now.buses[1],
+				  now.buses[2], now.acs_ctrl, now.ctl.lnkctl,
+				  was->buses[0], was->buses[1], was->buses[2],
+				  was->acs_ctrl, was->ctl.lnkctl);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/*
+ * switch-shared: the second card shares its group with another function,
+ * so its cdev may not be preserved (vfio-pci refuses it before the IOMMU
+ * core's own check); the iommufd and the first card's cdev may.
+ */
+static void refused_shared(struct lu_vm *vm, struct vdev *v)
+{
+	int ret;
+
+	ret = luo_preserve_fd(vm->session, v[0].iommufd, TOKEN_IOMMUFD) ?:
+	      luo_preserve_fd(vm->session, v[0].cdev, TOKEN_CDEV);
+	ktap_check(!ret, "iommufd and the first card's cdev preserved: %s",
+		   ret ? strerror(-ret) : "ok");
+	ret = luo_preserve_fd(vm->session, v[1].cdev, TOKEN_CDEV + 1);
+	ktap_check(ret == -EOPNOTSUPP &&
+		   kmsg_count_with("shares its IOMMU group with 1 other device(s) that are not PCIe ports",
+				   v[1].bdf) == 1,
+		   "preserving the second card's cdev fails with EOPNOTSUPP (%s), one line: another device that is not a PCIe port in its group",
+		   strerror(-ret));
+	ktap_finish();
+}
+
 static void stage1(void)
 {
 	struct card c[NR_CARDS];
@@ -265,8 +382,8 @@ static void stage1(void)
 	int ret = 0;
 	bool ok;
 
-	ktap_begin(NAME, 1, 7);
-	ok = !lu_vm_create(&vm, NAME, RAM_SIZE, sizeof(*s));
+	ktap_begin(name, 1, switch_shared ? 7 : behind_switch ? 8 : 7);
+	ok = !lu_vm_create(&vm, name, RAM_SIZE, sizeof(*s));
 	s = vm.state;
 	CHECK_OR_BAIL(ok, "LUO session, guest RAM memfd (%lu KiB, sealed) and state memfd",
 		      RAM_SIZE >> 10);
@@ -290,21 +407,37 @@ static void stage1(void)
 	CHECK_OR_BAIL(!vdev_mark_hwpt(&v[0], HWPT_TOKEN),
 		      "HWPT %u marked", v[0].hwpt);
 	CHECK_OR_BAIL(!lu_vm_preserve_memfds(&vm), "RAM and state memfds preserved");
+	if (switch_shared)
+		refused_shared(&vm, v);
+	if (behind_switch) {
+		s->nr_ports = path_ports(s->bdf[1], s->ports);
+		for (k = 0, ok = s->nr_ports >= 3; ok && k < s->nr_ports; k++)
+			ok = port_read(&s->ports[k]);
+		CHECK_OR_BAIL(ok, "%u ports above %s read (bus numbers, ACS, Link Control)",
+			      s->nr_ports, s->bdf[1]);
+	}
 	ret = luo_preserve_fd(vm.session, v[0].iommufd, TOKEN_IOMMUFD);
 	for (k = 0; !ret && k < NR_CARDS; k++)
 		ret = luo_preserve_fd(vm.session, v[k].cdev, TOKEN_CDEV + k);
 	CHECK_OR_BAIL(!ret, "iommufd and both vfio cdevs preserved: %s",
 		      ret ? strerror(-ret) : "ok");
-	CHECK_OR_BAIL(!kexec_load_next(2), "next kernel loaded");
+	/* Under assign-busses Linux would renumber the switch's buses itself. */
+	CHECK_OR_BAIL(!kexec_load_next_args(2, behind_switch ? "pci=assign-busses" : NULL),
+		      "next kernel loaded%s",
+		      behind_switch ? ", with pci=assign-busses" : "");
 
 	/* verdict.sh: writes into the buffers in every phase of the handover */
 	printf("# expect-translation-never-off\n");
 	printf("# expect-root-kept\n");
-	for (k = 0; k < NR_CARDS; k++)
+	for (k = 0; !switch_removed && k < NR_CARDS; k++)
 		printf("# expect-stream 0x%x 0x%x 0x%x %s 0x%x 0x%lx 0x%lx\n",
 		       MARK_KEXEC, MARK_RETRIEVED, MARK_STOPPED,
 		       qemu_addr(s->bdf[k]), vtd_source_id(s->bdf[k]),
 		       IOVA + BUFS_OFF(k), BUFS_LEN);
+	for (k = 0; !switch_removed && k < s->nr_ports; k++)
+		printf("# expect-link-kept 0x%x %s 0x%x 0x%x\n", MARK_STOPPED,
+		       qemu_addr(s->ports[k].bdf), s->ports[k].ctl.cap,
+		       s->ports[k].ctl.lnkctl);
 	fflush(stdout);
 	for (k = 0; k < NR_CARDS; k++)
 		s->written_at_kexec[k] = engine_written(&c[k], &civ, &picb, &sr);
@@ -379,8 +512,8 @@ static void stage2(void)
 	bool ok = true;
 	uint8_t civ;
 
-	ktap_begin(NAME, 2, 7);
-	ok = !lu_vm_retrieve(&vm, NAME, RAM_SIZE, sizeof(*s));
+	ktap_begin(name, 2, behind_switch ? 8 : 7);
+	ok = !lu_vm_retrieve(&vm, name, RAM_SIZE, sizeof(*s));
 	s = vm.state;
 	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC,
 		      "session, RAM and state memfds retrieved");
@@ -418,12 +551,77 @@ static void stage2(void)
 	ktap_check(first_not(vm.ram + BUFS_OFF(NR_CARDS),
 			     RAM_SIZE - BUFS_OFF(NR_CARDS), FILL) < 0,
 		   "the rest of RAM is as stage 1 left it");
+	if (behind_switch)
+		ktap_check(ports_kept(s), "bus numbers, ACS control and Link Control of the %u ports above %s as at the kexec, under pci=assign-busses",
+			   s->nr_ports, s->bdf[1]);
 	ktap_finish();
 }
 
-int main(void)
+/* Hot-removes @bdf through sysfs. */
+static bool pci_remove(const char *bdf)
 {
+	char path[96];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", bdf);
+	return !write_file(path, "1");
+}
+
+/*
+ * switch-removed: the card below the switch and then the switch go before
+ * anything but the memfds is retrieved; the session still finishes.
+ */
+static void stage2_removed(void)
+{
+	const char *forgotten = "live update: removed before it was taken over";
+	struct card c[NR_CARDS];
+	struct lu_vm vm;
+	struct state *s;
+	unsigned int k;
+	int ret, warns;
+	bool ok;
+
+	ktap_begin(name, 2, 5);
+	ok = !lu_vm_retrieve(&vm, name, RAM_SIZE, sizeof(*s));
+	s = vm.state;
+	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC && s->nr_ports >= 3,
+		      "session, RAM and state memfds retrieved");
+	for (k = 0; ok && k < NR_CARDS; k++)
+		ok = open_bars(&c[k], s->bdf[k]) &&
+		     io_write(&c[k], 1, PI_CR, 0, 1);
+	CHECK_OR_BAIL(ok, "both engines stopped (their DMA must not fault once removed)");
+	warns = kmsg_count("WARNING:");
+
+	ok = pci_remove(s->bdf[1]);
+	ktap_check(ok && kmsg_count_with(forgotten, s->bdf[1]) == 1,
+		   "%s hot-removed before it was retrieved: the restore's claim on its group forgotten (one line)",
+		   s->bdf[1]);
+	/* The farthest port from the card: the switch's upstream port. */
+	ok = pci_remove(s->ports[s->nr_ports - 2].bdf);
+	ktap_check(ok && kmsg_count("WARNING:") == warns &&
+		   kmsg_count(forgotten) == 1,
+		   "then the switch (%s) hot-removed: no WARNING, no other claim forgotten",
+		   s->ports[s->nr_ports - 2].bdf);
+	ret = luo_finish(vm.session);
+	ktap_check(!ret, "the session finishes: %s", ret ? strerror(-ret) : "ok");
+	ktap_finish();
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+
+	switch_shared = !strcmp(mode, "switch-shared");
+	switch_removed = !strcmp(mode, "switch-removed");
+	behind_switch = switch_removed || !strcmp(mode, "switch");
+	if (switch_shared)
+		name = "dma-stream-switch-shared";
+	else if (switch_removed)
+		name = "dma-stream-switch-removed";
+	else if (behind_switch)
+		name = "dma-stream-behind-switch";
 	if (lutest_stage() == 1)
 		stage1();
+	if (switch_removed)
+		stage2_removed();
 	stage2();
 }

@@ -130,26 +130,6 @@ struct state {
 };
 #define STATE_MAGIC	0x7669727461747378ULL
 
-/* Offset of extended capability @id of @bdf, 0 if none, or -errno. */
-static int pci_ext_cap(const char *bdf, uint16_t id)
-{
-	uint32_t hdr;
-	int pos = PCI_CFG_SPACE_SIZE, hops, ret;
-
-	/* Bounded: a looping list must not hang the test. */
-	for (hops = 0; pos >= PCI_CFG_SPACE_SIZE && hops < 64; hops++) {
-		ret = pci_config_read(bdf, pos, &hdr, sizeof(hdr));
-		if (ret)
-			return ret;
-		if (!hdr || hdr == 0xffffffff)
-			return 0;
-		if (PCI_EXT_CAP_ID(hdr) == id)
-			return pos;
-		pos = PCI_EXT_CAP_NEXT(hdr);
-	}
-	return 0;
-}
-
 /* ATS capability and control registers of @bdf at @ats. */
 static int ats_read(const char *bdf, int ats, uint16_t *cap, uint16_t *ctrl)
 {
