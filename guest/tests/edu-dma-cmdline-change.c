@@ -49,12 +49,23 @@
  * still bus master, and its DMA to the preserved IOVA and to the physical
  * address of a RAM page fault, RAM untouched.
  *
- * In "refused" and "pci-rejected", the session then finishes although the
+ * "edu-dma-cmdline-change group-grown" (guest/tests/edu-dma-group-grown.sh)
+ * preserves an edu below a PCIe switch (0000:0a:00.0, tests.list) whose
+ * downstream port shares its IOMMU group, after hot-removing the edu's
+ * second function (0a:00.1), which made the group unpreservable. The next
+ * kernel finds both functions, so the edu's group holds another device
+ * that is not a PCIe port: it cannot be restored, and under
+ * iommu.passthrough=1 its default domain is an identity one. The edu,
+ * still bus mastering, must be blocked with its whole group, as a refused
+ * one is above.
+ *
+ * In "refused", "pci-rejected" and "group-grown", the session then finishes although the
  * edu was never taken back: vfio-pci turns its bus mastering off, cannot reset it (the edu has
  * no reset method), so it stays blocked (bus mastering turned on again by
  * hand, its DMA into RAM faults; a fresh iommufd still gets EPERM), and it
  * can be hot-removed, its DMA going nowhere after that.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -90,6 +101,9 @@
 #define REFUSED_CMDLINE	"fail_iommu_lu_restore=1,100,0,-1 iommu.passthrough=1"
 #define PCI_REJECTED_CMDLINE "fail_pci_lu_record=1,100,0,-1 iommu.passthrough=1"
 #define PROBE_FAILED_CMDLINE "fail_iommu_lu_probe=1,100,0,-1"
+#define GROUP_GROWN_CMDLINE "iommu.passthrough=1"
+#define SWITCH_EDU	"0000:0a:00.0"	/* group-grown: below the switch */
+#define SWITCH_EDU_FN1	"0000:0a:00.1"	/* its second function */
 #define OTHER_EDU	"0000:01:00.0"	/* not preserved: a default domain */
 
 struct state {
@@ -100,11 +114,12 @@ struct state {
 #define STATE_MAGIC	0x726566757365ULL
 
 /*
- * "refused", "pci-rejected" and "probe-failed": the next kernel refuses
- * the restore, rejects the PCI record, or fails the IOMMU probe (see
- * above); pci_rejected and probe_failed imply refused.
+ * "refused", "pci-rejected", "probe-failed" and "group-grown": the next
+ * kernel refuses the restore, rejects the PCI record, fails the IOMMU
+ * probe, or finds the group grown (see above); all but "refused" imply
+ * refused.
  */
-static bool refused, pci_rejected, probe_failed;
+static bool refused, pci_rejected, probe_failed, group_grown;
 
 /* What the next kernel is told, and what it must make of it. */
 static bool scalable(void)
@@ -120,9 +135,30 @@ static const char *next_cmdline(void)
 		return PCI_REJECTED_CMDLINE;
 	if (probe_failed)
 		return PROBE_FAILED_CMDLINE;
+	if (group_grown)
+		return GROUP_GROWN_CMDLINE;
 	if (refused)
 		return REFUSED_CMDLINE;
 	return scalable() ? "intel_iommu=sm_off" : "intel_iommu=sm_on";
+}
+
+/* The number of devices in @bdf's IOMMU group, or -1. */
+static int group_size(const char *bdf)
+{
+	char path[96];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/devices",
+		 bdf);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
 }
 
 /* Next kernels that would not take the edu over: the jump is refused. */
@@ -160,6 +196,8 @@ static const char *expected_log(void)
 		return "0000:00:04.0: live update: cannot adopt the preserved translation, blocking it: -19";
 	if (probe_failed)
 		return "0000:00:04.0: live update: IOMMU probe failed: preserved translation blocked";
+	if (group_grown)
+		return SWITCH_EDU ": live update: preserved, but its IOMMU group holds another device that is not a PCIe port: blocking the group";
 	if (refused)
 		return "0000:00:04.0: live update: cannot adopt the preserved translation, blocking it";
 	/* A legacy unit cannot do scalable mode: sm_on has nothing to say. */
@@ -177,7 +215,8 @@ static void stage1(void)
 	struct vdev v;
 	uint8_t *ram;
 
-	ktap_begin(SESSION, 1, refused ? 6 : 7 + NR_REFUSED_JUMPS);
+	ktap_begin(SESSION, 1, refused ? 6 + group_grown :
+				   7 + (int)NR_REFUSED_JUMPS);
 	ok = !lu_vm_create(&vm, SESSION, RAM_SIZE, sizeof(*s));
 	session = vm.session;
 	ram_fd = vm.ram_fd;
@@ -188,6 +227,13 @@ static void stage1(void)
 
 	/* The edu that can address all of RAM (vm.sh: dma_mask) */
 	snprintf(s->bdf, sizeof(s->bdf), "0000:00:04.0");
+	if (group_grown) {
+		snprintf(s->bdf, sizeof(s->bdf), SWITCH_EDU);
+		CHECK_OR_BAIL(!write_file("/sys/bus/pci/devices/" SWITCH_EDU_FN1 "/remove", "1") &&
+			      group_size(s->bdf) == 2,
+			      "%s hot-removed: %s's IOMMU group holds only it and the switch's downstream port",
+			      SWITCH_EDU_FN1, s->bdf);
+	}
 	CHECK_OR_BAIL(!vdev_open(&v, s->bdf) &&
 		      !vdev_map_file(&v, ram_fd, 0, RAM_SIZE, IOVA),
 		      "edu assigned, RAM mapped at IOVA 0x%lx", IOVA);
@@ -475,10 +521,22 @@ static void check_removed_blocked(volatile uint8_t *bar, const struct state *s,
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", s->bdf);
 	ret = write_file(path, "1");
-	ktap_check(!ret && kmsg_count_with("live update: removed while blocked", s->bdf) == 1 &&
+	/* group-grown: the blocked group keeps its other function. */
+	ktap_check(!ret && kmsg_count("live update: removed while blocked") == !group_grown &&
+		   kmsg_count_with("live update: removed while blocked", s->bdf) == !group_grown &&
 		   kmsg_count("WARNING:") == warnings,
-		   "%s hot-removed: %s; \"removed while blocked\" logged once, no WARNING",
-		   s->bdf, ret ? strerror(-ret) : "ok");
+		   "%s hot-removed: %s; \"removed while blocked\" %s, no WARNING",
+		   s->bdf, ret ? strerror(-ret) : "ok",
+		   group_grown ? "not logged: its group, still blocked, holds the other function" :
+				 "logged once");
+	if (group_grown) {
+		ret = write_file("/sys/bus/pci/devices/" SWITCH_EDU_FN1 "/remove", "1");
+		ktap_check(!ret && kmsg_count("live update: removed while blocked") == 1 &&
+			   kmsg_count_with("live update: removed while blocked", SWITCH_EDU_FN1) == 1 &&
+			   kmsg_count("WARNING:") == warnings,
+			   "then %s, the group's last device that is not a PCIe port, hot-removed: %s; \"removed while blocked\" logged once, no WARNING",
+			   SWITCH_EDU_FN1, ret ? strerror(-ret) : "ok");
+	}
 	ktap_check(phys && dma_goes_nowhere(bar, phys, ram),
 		   "removed, its DMA to the physical address of a RAM page completes and leaves RAM untouched");
 }
@@ -529,7 +587,7 @@ static void stage2_refused(void)
 	struct lu_vm vm;
 	volatile uint8_t *bar;
 	uint64_t phys;
-	struct state *s = stage2_retrieve(&vm, pci_rejected ? 16 : 14);
+	struct state *s = stage2_retrieve(&vm, pci_rejected ? 16 : 14 + 2 * group_grown);
 	uint8_t *ram = vm.ram;
 	int cdev = -1;
 
@@ -541,6 +599,10 @@ static void stage2_refused(void)
 	ktap_check(!strcmp(type, "identity"),
 		   "default domains are identity domains (iommu.passthrough=1): %s's is %s",
 		   OTHER_EDU, type);
+	if (group_grown)
+		ktap_check(group_size(s->bdf) == 3,
+			   "the next kernel found %s again: %s's IOMMU group holds 3 devices",
+			   SWITCH_EDU_FN1, s->bdf);
 	ktap_check(kmsg_count(expected_log()) == 1,
 		   "the restore was refused: \"%s\" logged once", expected_log());
 	if (pci_rejected)
@@ -590,8 +652,9 @@ static void stage2_probe_failed(void)
 int main(int argc, char **argv)
 {
 	pci_rejected = argc > 1 && !strcmp(argv[1], "pci-rejected");
+	group_grown = argc > 1 && !strcmp(argv[1], "group-grown");
 	probe_failed = argc > 1 && !strcmp(argv[1], "probe-failed");
-	refused = pci_rejected || probe_failed ||
+	refused = pci_rejected || probe_failed || group_grown ||
 		  (argc > 1 && !strcmp(argv[1], "refused"));
 	if (lutest_stage() == 1)
 		stage1();
