@@ -50,8 +50,11 @@
  * below the switch, then the switch, and finishes the session: the
  * restore's claim on the card's group is forgotten with the card (one
  * line), the downstream port left in the group goes back to its default
- * domain (no WARNING when the switch goes: an emptied group must not be on
- * another domain or owned), and the session finishes.
+ * domain; a rescan finds the card again while the session is open, still
+ * preserved and bus mastering: it may not join the port's group on that
+ * domain, so its IOMMU probe fails (one line, no IOMMU group). No WARNING
+ * when the switch goes (an emptied group must not be on another domain or
+ * owned), and the session finishes.
  *
  * "switch-shared" (dma-stream-switch-shared, one boot): a second function
  * of the card below the switch (multi-function, no ACS) shares its group,
@@ -573,6 +576,8 @@ static bool pci_remove(const char *bdf)
 static void stage2_removed(void)
 {
 	const char *forgotten = "live update: removed before it was taken over";
+	const char *joins = "it joins an IOMMU group that has a domain already: not probed";
+	char path[96];
 	struct card c[NR_CARDS];
 	struct lu_vm vm;
 	struct state *s;
@@ -580,7 +585,7 @@ static void stage2_removed(void)
 	int ret, warns;
 	bool ok;
 
-	ktap_begin(name, 2, 5);
+	ktap_begin(name, 2, 6);
 	ok = !lu_vm_retrieve(&vm, name, RAM_SIZE, sizeof(*s));
 	s = vm.state;
 	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC && s->nr_ports >= 3,
@@ -594,6 +599,15 @@ static void stage2_removed(void)
 	ok = pci_remove(s->bdf[1]);
 	ktap_check(ok && kmsg_count_with(forgotten, s->bdf[1]) == 1,
 		   "%s hot-removed before it was retrieved: the restore's claim on its group forgotten (one line)",
+		   s->bdf[1]);
+	ok = !write_file("/sys/bus/pci/rescan", "1");
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", s->bdf[1]);
+	ok = ok && !access(path, F_OK);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
+		 s->bdf[1]);
+	ktap_check(ok && access(path, F_OK) < 0 && errno == ENOENT &&
+		   kmsg_count_with(joins, s->bdf[1]) == 1,
+		   "a rescan finds %s again, preserved and bus mastering: it may not join its group's default domain, its IOMMU probe fails (no IOMMU group, one line)",
 		   s->bdf[1]);
 	/* The farthest port from the card: the switch's upstream port. */
 	ok = pci_remove(s->ports[s->nr_ports - 2].bdf);
