@@ -46,15 +46,18 @@
  * "# expect-link-kept").
  *
  * "switch-removed" (dma-stream-switch-removed): as "switch", but stage 2
- * retrieves only the memfds, stops both engines, hot-removes the card
- * below the switch, then the switch, and finishes the session: the
- * restore's claim on the card's group is forgotten with the card (one
- * line), the downstream port left in the group goes back to its default
- * domain; a rescan finds the card again while the session is open, still
- * preserved and bus mastering: it may not join the port's group on that
- * domain, so its IOMMU probe fails (one line, no IOMMU group). No WARNING
- * when the switch goes (an emptied group must not be on another domain or
- * owned), and the session finishes.
+ * retrieves only the memfds, stops both engines and hot-removes the card
+ * below the switch: the restore's claim on the card's group is forgotten
+ * with the card (one line), the downstream port left in the group goes
+ * back to its default domain; the card on the root bus is removed too. A rescan finds both
+ * again while the session is open, still preserved and bus mastering: the
+ * one below the switch may not join the port's group on that domain, so
+ * its IOMMU probe fails (one line, no IOMMU group); the other, alone in a
+ * new group, has no record left to restore: the group is blocked and kept
+ * by the kernel (one line). Then the switch is removed, with no WARNING
+ * (an emptied group must not be on another domain or owned), and the
+ * session finishes; vfio-pci, which held the rescanned card for it, gives
+ * it up without a reset, and a fresh iommufd still cannot have it.
  *
  * "switch-shared" (dma-stream-switch-shared, one boot): a second function
  * of the card below the switch (multi-function, no ACS) shares its group,
@@ -577,15 +580,17 @@ static void stage2_removed(void)
 {
 	const char *forgotten = "live update: removed before it was taken over";
 	const char *joins = "it joins an IOMMU group that has a domain already: not probed";
+	const char *used = "its IOMMU record used already: blocking its DMA";
 	char path[96];
 	struct card c[NR_CARDS];
 	struct lu_vm vm;
 	struct state *s;
+	struct vdev v;
 	unsigned int k;
 	int ret, warns;
 	bool ok;
 
-	ktap_begin(name, 2, 6);
+	ktap_begin(name, 2, 9);
 	ok = !lu_vm_retrieve(&vm, name, RAM_SIZE, sizeof(*s));
 	s = vm.state;
 	CHECK_OR_BAIL(ok && s->magic == STATE_MAGIC && s->nr_ports >= 3,
@@ -596,27 +601,47 @@ static void stage2_removed(void)
 	CHECK_OR_BAIL(ok, "both engines stopped (their DMA must not fault once removed)");
 	warns = kmsg_count("WARNING:");
 
-	ok = pci_remove(s->bdf[1]);
-	ktap_check(ok && kmsg_count_with(forgotten, s->bdf[1]) == 1,
-		   "%s hot-removed before it was retrieved: the restore's claim on its group forgotten (one line)",
-		   s->bdf[1]);
+	for (k = NR_CARDS; k-- > 0;) {
+		ok = pci_remove(s->bdf[k]);
+		ktap_check(ok && kmsg_count_with(forgotten, s->bdf[k]) == 1,
+			   "%s hot-removed before it was retrieved: the restore's claim on its group forgotten (one line)",
+			   s->bdf[k]);
+	}
+
 	ok = !write_file("/sys/bus/pci/rescan", "1");
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", s->bdf[1]);
-	ok = ok && !access(path, F_OK);
+	for (k = 0; ok && k < NR_CARDS; k++) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", s->bdf[k]);
+		ok = !access(path, F_OK);
+	}
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
 		 s->bdf[1]);
 	ktap_check(ok && access(path, F_OK) < 0 && errno == ENOENT &&
 		   kmsg_count_with(joins, s->bdf[1]) == 1,
-		   "a rescan finds %s again, preserved and bus mastering: it may not join its group's default domain, its IOMMU probe fails (no IOMMU group, one line)",
+		   "a rescan finds both cards again, preserved and bus mastering: %s may not join its group's default domain, its IOMMU probe fails (no IOMMU group, one line)",
 		   s->bdf[1]);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
+		 s->bdf[0]);
+	ktap_check(!access(path, F_OK) && kmsg_count_with(used, s->bdf[0]) == 1,
+		   "%s, alone in a new IOMMU group, has no record left to restore: blocked with the group (one line)",
+		   s->bdf[0]);
+
 	/* The farthest port from the card: the switch's upstream port. */
 	ok = pci_remove(s->ports[s->nr_ports - 2].bdf);
 	ktap_check(ok && kmsg_count("WARNING:") == warns &&
-		   kmsg_count(forgotten) == 1,
+		   kmsg_count(forgotten) == NR_CARDS,
 		   "then the switch (%s) hot-removed: no WARNING, no other claim forgotten",
 		   s->ports[s->nr_ports - 2].bdf);
 	ret = luo_finish(vm.session);
 	ktap_check(!ret, "the session finishes: %s", ret ? strerror(-ret) : "ok");
+	/* vfio-pci held the card for the session; it gave it up, unreset. */
+	ret = vdev_open(&v, s->bdf[0]);
+	ktap_check(ret == -EPERM && v.failed_step &&
+		   !strcmp(v.failed_step, "VFIO_DEVICE_BIND_IOMMUFD"),
+		   "%s stays blocked: binding its cdev to a fresh iommufd fails with EPERM: %s: %s",
+		   s->bdf[0], ret ? v.failed_step : "all steps",
+		   ret ? strerror(-ret) : "bound");
+	if (!ret)
+		vdev_close(&v);
 	ktap_finish();
 }
 
