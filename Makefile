@@ -9,7 +9,7 @@ MODE ?= legacy
 AW ?= 39
 T ?= edu-dma
 
-.PHONY: all deps base tree export kernel initramfs test kunit check demo bench clean help
+.PHONY: all deps base tree export kernel configs initramfs test kunit check demo bench clean help
 
 all: help
 
@@ -27,6 +27,9 @@ help:
 	@echo "make export   write build/linux base..HEAD back to patches/ (and the"
 	@echo "              cover letter's shortlog and diffstat)"
 	@echo "make kernel   build the test kernel (build/kobj)"
+	@echo "make configs  build the tree with the live-update options off and with"
+	@echo "              iommufd and VFIO as modules, warnings as errors"
+	@echo "              (build/kobj-off, build/kobj-modules; a step of make check)"
 	@echo "make initramfs  build the guest's initramfs (test programs, kselftests)"
 	@echo "make test T=name MODE=legacy|sm|sm-fl AW=39|48"
 	@echo "              one guest test of tests.list in one VT-d mode"
@@ -51,6 +54,9 @@ build/linux/.git:
 kernel: build/linux/.git
 	@$(S)/build-kernel.sh
 
+configs: build/linux/.git
+	@$(S)/build-configs.sh
+
 initramfs: kernel
 	@$(S)/mkinitramfs.sh
 
@@ -70,4 +76,4 @@ bench: deps
 	@$(S)/bench.sh
 
 clean:
-	rm -rf build/kobj build/kunit-x86 build/logs build/initramfs.cpio build/bench
+	rm -rf build/kobj build/kobj-off build/kobj-modules build/docs build/kunit-x86 build/logs build/initramfs.cpio build/bench

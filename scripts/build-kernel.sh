@@ -3,7 +3,10 @@
 # Build the test kernel out of tree (build/kobj) from allnoconfig plus the
 # fragments in config/. Every option a fragment asks for must survive
 # olddefconfig, or the build fails naming it. ccache is used when present.
-#   KERNEL_CONFIGS="base liveupdate"  other fragments (make bench: no debug)
+#   KERNEL_CONFIGS="base liveupdate"  other fragments (make bench: no debug);
+#                                     a later fragment's value wins
+#   KERNEL_TARGETS="bzImage modules"  what to build (default: bzImage)
+#   KOBJ=DIR                          where (default: build/kobj)
 
 . "$(dirname "$0")/lib.sh"
 
@@ -17,10 +20,13 @@ mkdir -p "$KOBJ"
 kernel_cc
 kmake() { make -s -C "$LINUX" O="$KOBJ" CC="$CC" "$@"; }
 
-# Fragment lines are "CONFIG_X=v" or "# CONFIG_X is not set".
+# Fragment lines are "CONFIG_X=v" or "# CONFIG_X is not set"; of an
+# option set twice, the last value (merge_config.sh's rule).
 wanted_options() {
 	sed -n -e 's/^\(CONFIG_[A-Za-z0-9_]*=.*\)/\1/p' \
-	       -e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set/\1=n/p' "${FRAGS[@]}"
+	       -e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set/\1=n/p' "${FRAGS[@]}" |
+		awk -F= '!($1 in v) { order[n++] = $1 } { v[$1] = $0 }
+			 END { for (i = 0; i < n; i++) print v[order[i]] }'
 }
 
 check_config() {
@@ -54,5 +60,6 @@ make_config() {
 start=$(now)
 make_config
 msg "building $(git -C "$LINUX" describe --tags --always) in $KOBJ with $CC"
-kmake -j"$(nproc)" bzImage
-msg "kernel built in $(elapsed "$start") s: $KOBJ/arch/x86/boot/bzImage"
+# shellcheck disable=SC2086 # a list of targets
+kmake -j"$(nproc)" ${KERNEL_TARGETS:-bzImage}
+msg "built ${KERNEL_TARGETS:-bzImage} in $(elapsed "$start") s: $KOBJ"

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # The whole check: judge the verdict's own cases, apply the queue to a
 # fresh base, checkpatch every patch, verify the tree/export round trip,
-# kernel-doc the changed files, run the KUnit suites with kunit.py, build,
-# sparse the changed files against the base, run every test of tests.list
-# in every listed VT-d mode, print a table and "N passed, N failed".
+# kernel-doc the changed files, build their documentation (htmldocs), run
+# the KUnit suites with kunit.py, build, sparse the changed files against
+# the base, build the tree with the live-update options off and with
+# iommufd and VFIO as modules, run every test of tests.list in every listed
+# VT-d mode, print a table and "N passed, N failed".
 #   ONLY=REGEX   run only the tests whose "name mode:aw" matches
 
 . "$(dirname "$0")/lib.sh"
@@ -85,10 +87,12 @@ step apply-queue "$TOP/scripts/tree.sh" || true
 step checkpatch checkpatch || true
 step export-roundtrip roundtrip || true
 step kernel-doc "$TOP/scripts/kdoc.sh" || true
+step htmldocs "$TOP/scripts/docs.sh" || true
 step kunit-py "$TOP/scripts/kunit.sh" || true
 if step kernel-build "$TOP/scripts/build-kernel.sh" &&
    step initramfs "$TOP/scripts/mkinitramfs.sh"; then
 	step sparse "$TOP/scripts/sparse.sh" || true
+	step configs "$TOP/scripts/build-configs.sh" || true
 	while read -r name stages modes; do
 		case "$name" in ''|'#'*) continue ;; esac
 		test_env "$modes"
@@ -143,7 +147,14 @@ printf '\nlogs: %s\n' "$LOGS"
 printf 'total: %s s\n' "$(elapsed "$t0")"
 printf 'xfail: %d (expected failures, not counted as passed)\n' "$xfailed"
 printf 'flaky: %d (passed only when retried after a timeout, not counted as passed)\n' "$flaky"
-# The failures again, last, where a log's tail shows them.
+# The failures again, last, where a log's tail shows them, with the end
+# of each failed guest run's console: a clean clone's logs may be gone by
+# the time someone reads why it failed.
+for d in "$LOGS"/failed/*/; do
+	[ -f "$d/console.log" ] || continue
+	printf '\n--- %s: last lines of console.log\n' "$(basename "$d")"
+	tail -n 15 "$d/console.log"
+done
 [ "$failed" -eq 0 ] || printf 'FAILED: %s\n' "${failures[@]}"
 printf '%d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" -eq 0 ]

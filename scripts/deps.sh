@@ -5,11 +5,13 @@
 
 . "$(dirname "$0")/lib.sh"
 
-# Debian 12 packages from the main suites (gnuplot-nox: make bench's plots).
+# Debian 12 packages from the main suites (gnuplot-nox: make bench's plots;
+# python3-sphinx and python3-yaml: the htmldocs gate).
 # Not sparse: its 0.6.4 is too old for 7.3; sparse-build.sh builds 0.6.5.
 PKGS=(build-essential flex bison bc libelf-dev libssl-dev dwarves python3
       cpio rsync xz-utils kmod git file busybox-static ccache
-      python3-ply python3-git uuid-dev libcap-dev gnuplot-nox)
+      python3-ply python3-git uuid-dev libcap-dev gnuplot-nox
+      python3-sphinx python3-yaml)
 # QEMU 10.0 from bookworm-backports: 7.2 lacks VT-d first-stage (x-flts).
 QEMU_PKG=qemu-system-x86
 QEMU_MIN=10.0

@@ -6,7 +6,7 @@ set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 LINUX=$BUILD/linux			# the git tree: base + series
-KOBJ=$BUILD/kobj			# out-of-tree kernel objects
+KOBJ=${KOBJ:-$BUILD/kobj}		# out-of-tree kernel objects
 INITRAMFS=$BUILD/initramfs.cpio
 LOGS=$BUILD/logs
 
