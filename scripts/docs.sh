@@ -4,9 +4,10 @@
 # Debian) over the reStructuredText files the series changes, and nothing
 # else of Documentation/ (Sphinx's include_patterns), so that it costs
 # seconds, not the whole book. Any warning fails, but those that only say
-# the rest of the book was left out: a toctree or a :doc: link to a
+# the rest of the book was left out (a toctree or a :doc: link to a
 # document that exists but was not built, a changed document outside of
-# any built toctree.
+# any built toctree), that Graphviz is missing, or that name only files
+# the series does not change (the base's own).
 #   docs.sh   (output in build/docs)
 
 . "$(dirname "$0")/lib.sh"
