@@ -306,11 +306,13 @@ int read_file(const char *path, char *buf, size_t len)
 
 long vmstat_exact(const char *name)
 {
-	char buf[8192], key[64], *p;
+	char buf[16384], key[64], *p;
 
+	/* Each name follows a newline, the first line's too. */
 	snprintf(key, sizeof(key), "\n%s ", name);
+	buf[0] = '\n';
 	if (write_file("/proc/sys/vm/stat_refresh", "1") < 0 ||
-	    read_file("/proc/vmstat", buf, sizeof(buf)) < 0)
+	    read_file("/proc/vmstat", buf + 1, sizeof(buf) - 1) < 0)
 		return -1;
 	p = strstr(buf, key);
 	return p ? strtol(p + strlen(key), NULL, 10) : -1;

@@ -21,13 +21,17 @@
  * which pins the 1 GiB again, the cdev is bound and attached to the
  * restored HWPT, DMA goes on through it and the session finishes. For
  * scale, the same 1 GiB is then mapped afresh with IOMMU_IOAS_MAP_FILE at
- * other IOVAs of the same layout; both times are reported.
+ * other IOVAs of the same layout; both times are reported. Last, with
+ * everything closed, the 1 GiB must go back to the page allocator: the
+ * restore held each folio once per leaf that maps it, and the retrieve
+ * must have dropped exactly as many references.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "edu.h"
@@ -90,28 +94,6 @@ static uint64_t iova_of(uint64_t off)
 	return off < HALF ? LOW_IOVA + off : HIGH_IOVA + off - HALF;
 }
 
-/* vmstat's count of IOMMU page-table pages, with the per-CPU deltas folded. */
-static long iommu_pages(void)
-{
-	static const char name[] = "\nnr_iommu_pages ";
-	static char buf[65536];
-	char *p;
-	int ret;
-
-	ret = write_file("/proc/sys/vm/stat_refresh", "1");
-	if (ret) {
-		ktap_info("vm/stat_refresh: %s", strerror(-ret));
-		return -1;
-	}
-	ret = read_file("/proc/vmstat", buf, sizeof(buf));
-	if (ret < 0) {
-		ktap_info("/proc/vmstat: %s", strerror(-ret));
-		return -1;
-	}
-	p = strstr(buf, name);
-	return p ? strtol(p + strlen(name), NULL, 10) : -1;
-}
-
 /* M of the kernel's last "domain N: FMT page table of M pages @what". */
 static long kernel_tables(const char *what)
 {
@@ -167,7 +149,7 @@ static void stage1(void)
 	s->hwpt = v.hwpt;
 	for (i = 0; i < RAM_SIZE; i += PAGE_SIZE)
 		ram[i] = 0;	/* allocate it all, in 2M folios where it can */
-	before = iommu_pages();
+	before = vmstat_exact("nr_iommu_pages");
 	ok = true;
 	for (i = 0; i < 2 && ok; i++) {
 		int ret = vdev_map_file(&v, ram_fd, ranges[i].file_off, HALF,
@@ -177,7 +159,7 @@ static void stage1(void)
 			ktap_info("mapping %s: %s", ranges[i].name, strerror(-ret));
 		ok = !ret;
 	}
-	after = iommu_pages();
+	after = vmstat_exact("nr_iommu_pages");
 	ktap_info("nr_iommu_pages %ld before the mapping, %ld after", before, after);
 	CHECK_OR_BAIL(ok && before >= 0 && after > before,
 		      "mapped %s at IOVA 0x%lx and %s at IOVA 0x%lx: the domain took %ld page-table pages",
@@ -301,6 +283,28 @@ static void take_back(struct lu_vm *vm, const struct state *s)
 	vdev_close(&v);
 }
 
+/*
+ * With the iommufd closed (take_back()), close the RAM memfd, its mapping
+ * and the session: no reference is left on the 1 GiB unless one the
+ * restore held for the device was never dropped. Freed folios may wait in
+ * the per-CPU lists, hence a margin.
+ */
+static void check_ram_freed(struct lu_vm *vm)
+{
+	long before = vmstat_exact("nr_free_pages"), freed;
+
+	munmap(vm->ram, RAM_SIZE);
+	munmap(vm->state, sizeof(struct state));
+	close(vm->ram_fd);
+	close(vm->state_fd);
+	close(vm->session);
+	close(vm->luo);
+	freed = vmstat_exact("nr_free_pages") - before;
+	ktap_check(before >= 0 && freed >= (long)NPAGES * 15 / 16,
+		   "the 1 GiB of RAM is freed once the iommufd and the memfd are closed (%ld of %lu pages back in the page allocator)",
+		   freed, NPAGES);
+}
+
 static void stage2(void)
 {
 	volatile uint8_t *bar;
@@ -311,7 +315,7 @@ static void stage2(void)
 	bool ok;
 	int r;
 
-	ktap_begin(SESSION, 2, 10);
+	ktap_begin(SESSION, 2, 11);
 	ok = !lu_vm_retrieve(&vm, SESSION, RAM_SIZE, sizeof(*s));
 	ram = vm.ram;
 	s = vm.state;
@@ -337,6 +341,7 @@ static void stage2(void)
 		check_range(bar, ram, r);
 	pci_bar_unmap(bar, 4096);
 	take_back(&vm, s);
+	check_ram_freed(&vm);
 	ktap_finish();
 }
 
