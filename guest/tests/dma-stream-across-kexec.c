@@ -641,7 +641,8 @@ static void stage2_removed(void)
 	ktap_check(ret == -EPERM && v.failed_step &&
 		   !strcmp(v.failed_step, "VFIO_DEVICE_BIND_IOMMUFD"),
 		   "%s stays blocked: binding its cdev to a fresh iommufd fails with EPERM: %s: %s",
-		   s->bdf[0], ret ? v.failed_step : "all steps",
+		   s->bdf[0], !ret ? "all steps" :
+		   v.failed_step ? v.failed_step : "before any step",
 		   ret ? strerror(-ret) : "bound");
 	if (!ret)
 		vdev_close(&v);
