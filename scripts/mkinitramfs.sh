@@ -24,7 +24,8 @@ read -r -a SELFTESTS <<< "${INITRAMFS_SELFTESTS-vfio iommu liveupdate}"
 declare -A SELFTEST_PROGS=(
 	[iommu]="iommufd iommufd_fail_nth iommufd_liveupdate_uapi_test
 		 iommufd_liveupdate_kexec_test"
-	[liveupdate]="liveupdate luo_kexec_simple luo_multi_session")
+	[liveupdate]="liveupdate luo_kexec_simple luo_multi_session
+		      luo_stress_sessions luo_stress_files")
 for t in "${SELFTESTS[@]}"; do
 	progs=()
 	for p in ${SELFTEST_PROGS[$t]:-}; do
