@@ -23,6 +23,12 @@
  * restore, retrieve) are in its log, which scripts/bench.sh reads from the
  * console of each boot and joins by layout.
  *
+ * Each layout also checks that what the iommufd's preserve handed to KHO
+ * (KHO's own count of preserved pages, read from debugfs before and after
+ * it) is exactly the page-table pages and record pages the kernel says it
+ * preserved: iommufd's records, and the IOMMU core's, which the first
+ * preserve of a session creates.
+ *
  * With "lubench_max=PCT", each layout is also a check that the kernel's
  * preserve of the iommufd (its own log line) took at most PCT percent of
  * the IOMMU_IOAS_MAP_FILE of the same layout: make check runs a small
@@ -161,6 +167,28 @@ static long kernel_preserve_us(void)
 	return strtol(p + strlen(" areas in "), NULL, 10);
 }
 
+/* A number the last kernel line holding @needle gives after @before. */
+static long kernel_number(const char *needle, const char *before)
+{
+	char line[512], *p;
+
+	if (!kmsg_last(needle, line, sizeof(line)) || !(p = strstr(line, before)))
+		return -1;
+	return strtol(p + strlen(before), NULL, 10);
+}
+
+#define KHO_PRESERVED	"/sys/kernel/debug/kho/out/preserved_pages"
+
+/* KHO's count of the pages preserved for the next kernel, -1 if none. */
+static long kho_preserved_pages(void)
+{
+	char buf[32];
+
+	if (read_file(KHO_PRESERVED, buf, sizeof(buf)) <= 0)
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
 #define TIMED(us, expr)						\
 	({ struct timespec t0_; typeof(expr) r_;		\
 	   clock_gettime(CLOCK_MONOTONIC, &t0_);		\
@@ -195,6 +223,7 @@ static void set_up(int k)
 	const struct layout *l = &layouts[k - 1];
 	double map_cold_us = 0, map_us = 0, mark_us = 0, memfds_us = 0;
 	double iommufd_us = 0, cdev_us = 0;
+	long kho_before, kho_pages, table_pages, iommufd_records, core_records;
 	struct bench_state *s;
 	struct lu_vm vm;
 	struct vdev v;
@@ -231,17 +260,27 @@ static void set_up(int k)
 
 	ret = TIMED(mark_us, vdev_mark_hwpt(&v, HWPT_TOKEN));
 	ret = ret ?: TIMED(memfds_us, lu_vm_preserve_memfds(&vm));
+	kho_before = kho_preserved_pages();
 	ret = ret ?: TIMED(iommufd_us, luo_preserve_fd(vm.session, v.iommufd,
 							TOKEN_IOMMUFD));
+	kho_pages = kho_preserved_pages() - kho_before;
 	ret = ret ?: TIMED(cdev_us, luo_preserve_fd(vm.session, v.cdev,
 						     TOKEN_CDEV));
 	CHECK_OR_BAIL(!ret, "HWPT marked; memfds, iommufd and cdev preserved (%s)",
 		      strerror(-ret));
 	ktap_info("bench layout=%d size=%" PRIu64 " folio=%" PRIu64 " areas=%" PRIu64
-		  " map_cold_us=%.0f map_us=%.0f mark_us=%.0f preserve_memfds_us=%.0f preserve_iommufd_us=%.0f preserve_cdev_us=%.0f",
+		  " map_cold_us=%.0f map_us=%.0f mark_us=%.0f preserve_memfds_us=%.0f preserve_iommufd_us=%.0f preserve_cdev_us=%.0f kho_pages=%ld",
 		  k, l->size, l->folio, l->areas, map_cold_us, map_us, mark_us,
 		  memfds_us,
-		  iommufd_us, cdev_us);
+		  iommufd_us, cdev_us, kho_pages);
+	table_pages = kernel_number(" pages preserved in ", " page table of ");
+	iommufd_records = kernel_number(" HWPTs with ", "us (");
+	core_records = kernel_number(" pages preserved in ", "(records: ");
+	ktap_check(kho_before >= 0 && table_pages > 0 && iommufd_records > 0 &&
+		   core_records > 0 &&
+		   kho_pages == table_pages + iommufd_records + core_records,
+		   "the iommufd's preserve handed KHO %ld pages: its page table's %ld, iommufd's %ld record pages and the IOMMU core's %ld",
+		   kho_pages, table_pages, iommufd_records, core_records);
 	if (max_pct) {
 		long kus = kernel_preserve_us();
 
@@ -325,7 +364,7 @@ int main(void)
 	arg = lutest_cmdline_arg("lubench_max");
 	max_pct = arg ? atol(arg) : 0;
 	ktap_begin("lu-bench", k,
-		   (k > 1 ? 4 : 0) + (k < stages ? 4 + !!max_pct : 0));
+		   (k > 1 ? 4 : 0) + (k < stages ? 5 + !!max_pct : 0));
 	if (k > 1)
 		take_back(k, uptime);
 	if (k < stages)
