@@ -4,10 +4,10 @@
 # Debian) over the reStructuredText files the series changes, and nothing
 # else of Documentation/ (Sphinx's include_patterns), so that it costs
 # seconds, not the whole book. Any warning fails, but those that only say
-# the rest of the book was left out (a toctree or a :doc: link to a
-# document that exists but was not built, a changed document outside of
-# any built toctree), that Graphviz is missing, or that name only files
-# the series does not change (the base's own).
+# the rest of the book was left out (a toctree, a :doc: link or a :ref:
+# to a label of a document that exists but was not built, a changed
+# document outside of any built toctree), that Graphviz is missing, or
+# that name only files the series does not change (the base's own).
 #   docs.sh   (output in build/docs)
 
 . "$(dirname "$0")/lib.sh"
@@ -52,6 +52,14 @@ left_out() {	# the name of a document, relative to Documentation/
 	[ -f "$LINUX/Documentation/$1.rst" ] || [ -f "$LINUX/Documentation/${1#/}.rst" ]
 }
 
+# A label defined by a document left out (".. _LABEL:" in one not built).
+label_left_out() {	# label
+	local f
+	f=$(grep -rlxF ".. _$1:" "$LINUX/Documentation" --include='*.rst' | head -n 1)
+	[ -n "$f" ] && ! printf '%s\n' "${docs[@]}" |
+		grep -qxF "${f#"$LINUX"/Documentation/}"
+}
+
 log=$out/sphinx.log
 rc=0
 make -C "$LINUX" O="$out" htmldocs SPHINXDIRS=. \
@@ -65,6 +73,9 @@ while IFS= read -r line; do
 		left_out "$doc" && continue ;;
 	# Graphviz makes figures look better; the series draws none.
 	"WARNING: dot(1) not found, "*) continue ;;
+	*"undefined label: '"*"'")
+		label=${line##*undefined label: \'}; label=${label%\'}
+		label_left_out "$label" && continue ;;
 	*"unknown document: "*)
 		doc=${line##*unknown document: }; doc=${doc#\'}; doc=${doc%\'}
 		# Relative to the referring document's directory.
