@@ -29,6 +29,18 @@
  * preserved: iommufd's records, and the IOMMU core's, which the first
  * preserve of a session creates.
  *
+ * With "lubench_lock=1", a second edu in an iommufd of its own maps and
+ * unmaps 2 MiB over and over in another thread while the iommufd is
+ * preserved, and the worst time of one map and unmap is reported next to
+ * the preserve's: a lock the preserve held across its walk of the guest's
+ * memory, that another IOAS's map or unmap also takes, would show as a
+ * worst time close to the preserve's.
+ *
+ * With "lubench_warm=1", the new kernel first maps and unmaps 2 MiB for
+ * that second edu, before the retrieve: the retrieve's pin then runs code
+ * a map has run in this boot already, which tells the cost of its first
+ * run (emulated, under TCG) apart from its own.
+ *
  * With "lubench_max=PCT", each layout is also a check that the kernel's
  * preserve of the iommufd (its own log line) took at most PCT percent of
  * the IOMMU_IOAS_MAP_FILE of the same layout: make check runs a small
@@ -36,6 +48,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +65,8 @@
 #include "vm.h"
 
 #define EDU_BDF		"0000:00:04.0"	/* addresses all 64 bits */
+#define OTHER_BDF	"0000:01:00.0"	/* the edu behind the root port */
+#define OTHER_IOVA	(1UL << 30)
 #define TOKEN_IOMMUFD	3
 #define TOKEN_CDEV	4
 #define HWPT_TOKEN	0x62656e6368ULL
@@ -79,6 +94,19 @@ struct bench_state {
 static struct layout layouts[MAX_LAYOUTS];
 static int nr_layouts;
 static long max_pct;		/* lubench_max=, 0 if none */
+static bool lock_probe;		/* lubench_lock=1 */
+static bool warm_probe;		/* lubench_warm=1 */
+
+/* Another device's IOAS, mapped and unmapped while the iommufd is preserved. */
+struct other_ioas {
+	struct vdev v;
+	int memfd;
+	pthread_t thread;
+	volatile bool stop;
+	uint64_t ops;
+	double max_us;
+	int err;
+};
 
 static uint64_t parse_size(const char *s, char **end)
 {
@@ -189,6 +217,88 @@ static long kho_preserved_pages(void)
 	return strtol(buf, NULL, 10);
 }
 
+static void *map_unmap_loop(void *arg)
+{
+	struct other_ioas *o = arg;
+
+	while (!o->stop) {
+		struct timespec t0;
+		double us;
+		int ret;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ret = vdev_map_file(&o->v, o->memfd, 0, SZ_2M, OTHER_IOVA);
+		ret = ret ?: vdev_unmap(&o->v, OTHER_IOVA, SZ_2M);
+		us = us_since(&t0);
+		if (ret) {
+			o->err = ret;
+			break;
+		}
+		o->ops++;
+		if (us > o->max_us)
+			o->max_us = us;
+	}
+	return NULL;
+}
+
+/* The other edu opened and 2 MiB of memory for it, mapped and unmapped once. */
+static int other_ioas_open(struct other_ioas *o)
+{
+	uint8_t *p;
+	int ret;
+
+	*o = (struct other_ioas){ .memfd = -1 };
+	ret = vdev_open(&o->v, OTHER_BDF);
+	if (ret)
+		return ret;
+	o->memfd = memfd_sealed("lu-bench-other", SZ_2M);
+	p = o->memfd < 0 ? NULL : map_shared(o->memfd, SZ_2M);
+	if (!p) {
+		ret = o->memfd < 0 ? o->memfd : -ENOMEM;
+		goto err_close;
+	}
+	memset(p, 0, SZ_2M);	/* allocated before the map */
+	munmap(p, SZ_2M);
+	ret = vdev_map_file(&o->v, o->memfd, 0, SZ_2M, OTHER_IOVA);
+	ret = ret ?: vdev_unmap(&o->v, OTHER_IOVA, SZ_2M);
+	if (ret)
+		goto err_close;
+	return 0;
+
+err_close:
+	if (o->memfd >= 0)
+		close(o->memfd);
+	vdev_close(&o->v);
+	return ret;
+}
+
+static void other_ioas_close(struct other_ioas *o)
+{
+	close(o->memfd);
+	vdev_close(&o->v);
+}
+
+/* The same, and the loop started (the first map ran before the clock). */
+static int other_ioas_start(struct other_ioas *o)
+{
+	int ret = other_ioas_open(o);
+
+	if (ret)
+		return ret;
+	ret = -pthread_create(&o->thread, NULL, map_unmap_loop, o);
+	if (ret)
+		other_ioas_close(o);
+	return ret;
+}
+
+static int other_ioas_stop(struct other_ioas *o)
+{
+	o->stop = true;
+	pthread_join(o->thread, NULL);
+	other_ioas_close(o);
+	return o->err;
+}
+
 #define TIMED(us, expr)						\
 	({ struct timespec t0_; typeof(expr) r_;		\
 	   clock_gettime(CLOCK_MONOTONIC, &t0_);		\
@@ -224,6 +334,7 @@ static void set_up(int k)
 	double map_cold_us = 0, map_us = 0, mark_us = 0, memfds_us = 0;
 	double iommufd_us = 0, cdev_us = 0;
 	long kho_before, kho_pages, table_pages, iommufd_records, core_records;
+	struct other_ioas other;
 	struct bench_state *s;
 	struct lu_vm vm;
 	struct vdev v;
@@ -260,10 +371,24 @@ static void set_up(int k)
 
 	ret = TIMED(mark_us, vdev_mark_hwpt(&v, HWPT_TOKEN));
 	ret = ret ?: TIMED(memfds_us, lu_vm_preserve_memfds(&vm));
+	if (lock_probe) {
+		ret = ret ?: other_ioas_start(&other);
+		CHECK_OR_BAIL(!ret, "%s opened, mapping and unmapping 2 MiB in a loop (%s)",
+			      OTHER_BDF, strerror(-ret));
+	}
 	kho_before = kho_preserved_pages();
 	ret = ret ?: TIMED(iommufd_us, luo_preserve_fd(vm.session, v.iommufd,
 							TOKEN_IOMMUFD));
 	kho_pages = kho_preserved_pages() - kho_before;
+	if (lock_probe) {
+		uint64_t ops_before = other.ops;
+		int err = other_ioas_stop(&other);
+
+		CHECK_OR_BAIL(!err && ops_before, "%s mapped and unmapped 2 MiB %" PRIu64 " times while the iommufd was preserved (%s)",
+			      OTHER_BDF, ops_before, strerror(-err));
+		ktap_info("bench layout=%d other_ioas_ops=%" PRIu64 " other_ioas_max_us=%.0f",
+			  k, ops_before, other.max_us);
+	}
 	ret = ret ?: TIMED(cdev_us, luo_preserve_fd(vm.session, v.cdev,
 						     TOKEN_CDEV));
 	CHECK_OR_BAIL(!ret, "HWPT marked; memfds, iommufd and cdev preserved (%s)",
@@ -315,6 +440,14 @@ static void take_back(int k, double uptime)
 		      "layout %d: session, RAM and state retrieved (%s)", k - 1,
 		      strerror(-ret));
 
+	if (warm_probe) {
+		struct other_ioas o;
+
+		ret = other_ioas_open(&o);
+		CHECK_OR_BAIL(!ret, "%s opened, 2 MiB mapped and unmapped before the retrieve (%s)",
+			      OTHER_BDF, strerror(-ret));
+		other_ioas_close(&o);
+	}
 	v.iommufd = TIMED(iommufd_us, luo_retrieve_fd(vm.session, TOKEN_IOMMUFD));
 	v.cdev = TIMED(cdev_us, luo_retrieve_fd(vm.session, TOKEN_CDEV));
 	v.ioas = s->ioas;
@@ -363,8 +496,13 @@ int main(void)
 	stages = nr_layouts + 1;
 	arg = lutest_cmdline_arg("lubench_max");
 	max_pct = arg ? atol(arg) : 0;
+	arg = lutest_cmdline_arg("lubench_lock");
+	lock_probe = arg && atoi(arg) == 1;
+	arg = lutest_cmdline_arg("lubench_warm");
+	warm_probe = arg && atoi(arg) == 1;
 	ktap_begin("lu-bench", k,
-		   (k > 1 ? 4 : 0) + (k < stages ? 5 + !!max_pct : 0));
+		   (k > 1 ? 4 + warm_probe : 0) +
+		   (k < stages ? 5 + !!max_pct + 2 * lock_probe : 0));
 	if (k > 1)
 		take_back(k, uptime);
 	if (k < stages)
