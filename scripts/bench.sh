@@ -38,7 +38,7 @@ run_bench() {
 	arg=$(IFS=,; echo "${layouts[*]}")
 	msg "running ${#layouts[@]} layouts, one kexec each (VT-d $MODE, aw-bits $AW)"
 	BUILD=$BENCH VM_MEM=4G VM_TIMEOUT=${BENCH_TIMEOUT:-3600} \
-	VM_BOOT_ARGS="lubench=$arg lubench_lock=1" \
+	VM_BOOT_ARGS="lubench=$arg lubench_lock=1 lubench_warm=1" \
 		"$TOP/scripts/vm.sh" lu-bench "$MODE" "$AW" $((${#layouts[@]} + 1))
 }
 
@@ -86,7 +86,7 @@ report_csv() {
 		v[boot - 1, "k_pin_us"] = num($0, "pinned and checked [0-9]+")
 	}
 	END {
-		nc = split("size folio areas map_cold_us map_us mark_us preserve_iommufd_us k_preserve_us k_check_us k_tables_us k_records_us k_freeze_us k_vtd_tables_us k_shutdown_us k_adopt_us k_restore_us retrieve_iommufd_us k_retrieve_us k_pin_us bind_us attach_us finish_us blackout_ms boot_ms table_pages adopted_pages vtd_tables record_pages core_record_pages kho_pages other_ioas_ops other_ioas_max_us", c, " ")
+		nc = split("size folio areas map_cold_us map_us mark_us preserve_iommufd_us k_preserve_us k_check_us k_tables_us k_records_us k_freeze_us k_vtd_tables_us k_shutdown_us k_adopt_us k_restore_us retrieve_iommufd_us k_retrieve_us k_pin_us map_after_us bind_us attach_us finish_us blackout_ms boot_ms table_pages adopted_pages vtd_tables record_pages core_record_pages kho_pages other_ioas_ops other_ioas_max_us", c, " ")
 		printf "layout"
 		for (i = 1; i <= nc; i++) printf ",%s", c[i]
 		printf "\n"
@@ -106,25 +106,27 @@ report_table() {
 	function ms(n) { return g(n) == "" ? "-" : sprintf("%.1f", g(n) / 1000) }
 	function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "-" : sprintf("%.2f", a / b) }
 	BEGIN {
-		printf "%5s %-5s %5s | %7s %8s %7s %7s | %6s %6s %6s %7s | %8s | %8s %6s | %6s %6s | %6s %6s\n",
+		printf "%5s %-5s %5s | %7s %8s %7s %7s | %6s %6s %6s %7s | %8s %7s | %8s %6s | %6s %6s | %6s %6s\n",
 			"MiB", "folio", "areas", "map", "preserve", "check", "tables",
-			"freeze", "shutdn", "adopt", "restore", "retrieve",
+			"freeze", "shutdn", "adopt", "restore", "retrieve", "remap",
 			"blackout", "iommu%", "tblpg", "recpg", "pv/map", "rt/map"
 	}
 	{
 		iommu = g("k_freeze_us") + g("k_shutdown_us") + g("k_adopt_us") + g("k_restore_us")
-		printf "%5d %-5s %5d | %7s %8s %7s %7s | %6s %6s %6s %7s | %8s | %8s %6s | %6s %6s | %6s %6s\n",
+		printf "%5d %-5s %5d | %7s %8s %7s %7s | %6s %6s %6s %7s | %8s %7s | %8s %6s | %6s %6s | %6s %6s\n",
 			g("size") / 1048576, g("folio") == 4096 ? "4K" : "2M", g("areas"),
 			ms("map_us"), ms("k_preserve_us"), ms("k_check_us"), ms("k_tables_us"),
 			ms("k_freeze_us"), ms("k_shutdown_us"), ms("k_adopt_us"),
-			ms("k_restore_us"), ms("k_retrieve_us"), g("blackout_ms"),
+			ms("k_restore_us"), ms("k_retrieve_us"), ms("map_after_us"),
+			g("blackout_ms"),
 			g("blackout_ms") == "" ? "-" : sprintf("%.2f", iommu / 10 / g("blackout_ms")),
 			g("table_pages"), g("record_pages"),
-			ratio(g("k_preserve_us"), g("map_us")), ratio(g("k_retrieve_us"), g("map_us"))
+			ratio(g("k_preserve_us"), g("map_us")), ratio(g("k_retrieve_us"), g("map_after_us"))
 	}' "$CSV"
 	echo "ms, the kernel's own times except map (IOMMU_IOAS_MAP_FILE, from the VMM); preserve = check"
 	echo "of the mapped pages + page tables + records; blackout: reboot() to the first DMA after"
-	echo "the take-back; iommu%: freeze + shutdown + adopt + restore, of the blackout"
+	echo "the take-back; iommu%: freeze + shutdown + adopt + restore, of the blackout; remap: the"
+	echo "same memfd mapped again in the retrieve's boot, after it (rt/map: retrieve / remap)"
 }
 
 # Phases and pages against size (one area, 2M and 4K folios) and against

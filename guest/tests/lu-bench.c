@@ -13,10 +13,13 @@
  * Stage K (of layouts + 1) first takes layout K - 1 back as a VMM does
  * after the kexec: the iommufd and the cdev are retrieved, the cdev bound
  * and attached to the restored HWPT, a DMA goes to the first and the last
- * area, and the session finishes; then everything is closed. It then sets
- * layout K up, times its map, mark and preserves, and kexecs with the TSC
- * noted, which runs on across the kexec: the blackout is measured from the
- * reboot() call to the first DMA after the take-back.
+ * area, and the session finishes. The reference for the retrieve is a map
+ * of the same memfd in the same boot: for the second edu (an iommufd of
+ * its own), mapped, unmapped and mapped again, the second map timed. Then
+ * everything is closed. It then sets layout K up, times its map, mark and
+ * preserves, and kexecs with the TSC noted, which runs on across the
+ * kexec: the blackout is measured from the reboot() call to the first DMA
+ * after the take-back.
  *
  * What userspace measures is printed as "# bench layout=K key=value ..."
  * lines; the kernel's own times (preserve, freeze, shutdown, adoption,
@@ -422,11 +425,33 @@ static void set_up(int k)
 	ktap_bail("reboot(KEXEC) returned: %s", strerror(errno));
 }
 
+/*
+ * The reference for the retrieve, in its own boot: the retrieved memfd
+ * mapped for the other edu (an iommufd of its own), unmapped and mapped
+ * again; the second map, which only pins and maps, is timed.
+ */
+static int map_same_boot(struct lu_vm *vm, const struct layout *l,
+			 double *us)
+{
+	struct vdev o;
+	int ret;
+
+	ret = vdev_open(&o, OTHER_BDF);
+	if (ret)
+		return ret;
+	ret = map_layout(&o, vm->ram_fd, l);
+	ret = ret ?: vdev_unmap(&o, IOVA_BASE, 2 * l->size);
+	ret = ret ?: TIMED(*us, map_layout(&o, vm->ram_fd, l));
+	vdev_close(&o);
+	return ret;
+}
+
 /* Stage @k takes layout k - 1 back, with the time of each step. */
 static void take_back(int k, double uptime)
 {
 	const struct layout *l = &layouts[k - 2];
 	double iommufd_us, cdev_us, bind_us = 0, attach_us = 0, finish_us, blackout;
+	double map_after_us = 0;
 	struct vdev v = { .iommufd = -1, .cdev = -1 };
 	struct bench_state *s;
 	struct lu_vm vm;
@@ -464,9 +489,12 @@ static void take_back(int k, double uptime)
 	ktap_check(landed, "DMA through the restored HWPT lands in the first and the last area");
 	ret = TIMED(finish_us, luo_finish(vm.session));
 	ktap_check(!ret, "session finished (%s)", strerror(-ret));
-	ktap_info("bench layout=%d retrieve_iommufd_us=%.0f retrieve_cdev_us=%.0f bind_us=%.0f attach_us=%.0f finish_us=%.0f blackout_ms=%.1f boot_ms=%.0f",
+	ret = map_same_boot(&vm, l, &map_after_us);
+	ktap_check(!ret, "the same memfd mapped for %s, unmapped and mapped again in this boot (%s)",
+		   OTHER_BDF, strerror(-ret));
+	ktap_info("bench layout=%d retrieve_iommufd_us=%.0f retrieve_cdev_us=%.0f bind_us=%.0f attach_us=%.0f finish_us=%.0f map_after_us=%.0f blackout_ms=%.1f boot_ms=%.0f",
 		  k - 1, iommufd_us, cdev_us, bind_us, attach_us, finish_us,
-		  blackout, uptime * 1e3);
+		  map_after_us, blackout, uptime * 1e3);
 
 	/* Everything goes: the next layout starts from free memory. */
 	vdev_close(&v);
@@ -501,7 +529,7 @@ int main(void)
 	arg = lutest_cmdline_arg("lubench_warm");
 	warm_probe = arg && atoi(arg) == 1;
 	ktap_begin("lu-bench", k,
-		   (k > 1 ? 4 + warm_probe : 0) +
+		   (k > 1 ? 5 + warm_probe : 0) +
 		   (k < stages ? 5 + !!max_pct + 2 * lock_probe : 0));
 	if (k > 1)
 		take_back(k, uptime);
