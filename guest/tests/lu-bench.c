@@ -49,6 +49,8 @@
  * preserve of the iommufd (its own log line) took at most PCT percent of
  * the IOMMU_IOAS_MAP_FILE of the same layout: make check runs a small
  * layout so, and a preserve that grows faster than the map fails it.
+ * "lubench_rt_max=PCT" does the same for the kernel's retrieve of the
+ * iommufd against the remap of the same layout in the same boot.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -98,6 +100,7 @@ struct bench_state {
 static struct layout layouts[MAX_LAYOUTS];
 static int nr_layouts;
 static long max_pct;		/* lubench_max=, 0 if none */
+static long rt_max_pct;		/* lubench_rt_max=, 0 if none */
 static bool lock_probe;		/* lubench_lock=1 */
 static bool warm_probe;		/* lubench_warm=1 */
 
@@ -496,6 +499,13 @@ static void take_back(int k, double uptime)
 	ret = map_same_boot(&vm, l, &map_after_us);
 	ktap_check(!ret, "the same memfd mapped for %s, unmapped and mapped again in this boot (%s)",
 		   OTHER_BDF, strerror(-ret));
+	if (rt_max_pct) {
+		long kus = kernel_number(" HWPTs and IOASes with ", " areas in ");
+
+		ktap_check(kus >= 0 && kus * 100 <= rt_max_pct * map_after_us,
+			   "the kernel's retrieve of the iommufd took %ld us, at most %ld%% of the remap's %.0f us",
+			   kus, rt_max_pct, map_after_us);
+	}
 	ktap_info("bench layout=%d retrieve_iommufd_us=%.0f retrieve_cdev_us=%.0f bind_us=%.0f attach_us=%.0f finish_us=%.0f map_after_us=%.0f warm_map_us=%.0f blackout_ms=%.1f boot_ms=%.0f",
 		  k - 1, iommufd_us, cdev_us, bind_us, attach_us, finish_us,
 		  map_after_us, first_map_us, blackout, uptime * 1e3);
@@ -528,12 +538,14 @@ int main(void)
 	stages = nr_layouts + 1;
 	arg = lutest_cmdline_arg("lubench_max");
 	max_pct = arg ? atol(arg) : 0;
+	arg = lutest_cmdline_arg("lubench_rt_max");
+	rt_max_pct = arg ? atol(arg) : 0;
 	arg = lutest_cmdline_arg("lubench_lock");
 	lock_probe = arg && atoi(arg) == 1;
 	arg = lutest_cmdline_arg("lubench_warm");
 	warm_probe = arg && atoi(arg) == 1;
 	ktap_begin("lu-bench", k,
-		   (k > 1 ? 5 + warm_probe : 0) +
+		   (k > 1 ? 5 + warm_probe + !!rt_max_pct : 0) +
 		   (k < stages ? 5 + !!max_pct + 2 * lock_probe : 0));
 	if (k > 1)
 		take_back(k, uptime);
