@@ -81,12 +81,13 @@ report_csv() {
 		v[boot - 1, "adopted_pages"] = num($0, "of [0-9]+ pages")
 		v[boot - 1, "k_restore_us"] = num($0, "adopted in [0-9]+")
 	}
+	file == 2 && /finished: the restore.s holds on what/ { v[boot - 1, "k_release_us"] = num($0, "dropped in [0-9]+") }
 	file == 2 && /retrieved [0-9]+ HWPTs and IOASes/ {
 		v[boot - 1, "k_retrieve_us"] = num($0, "areas in [0-9]+ us")
 		v[boot - 1, "k_pin_us"] = num($0, "pinned and checked [0-9]+")
 	}
 	END {
-		nc = split("size folio areas map_cold_us map_us mark_us preserve_iommufd_us k_preserve_us k_check_us k_tables_us k_records_us k_freeze_us k_vtd_tables_us k_shutdown_us k_adopt_us k_restore_us retrieve_iommufd_us k_retrieve_us k_pin_us map_after_us warm_map_us bind_us attach_us finish_us blackout_ms boot_ms table_pages adopted_pages vtd_tables record_pages core_record_pages kho_pages other_ioas_ops other_ioas_max_us", c, " ")
+		nc = split("size folio areas map_cold_us map_us mark_us preserve_iommufd_us k_preserve_us k_check_us k_tables_us k_records_us k_freeze_us k_vtd_tables_us k_shutdown_us k_adopt_us k_restore_us retrieve_iommufd_us k_retrieve_us k_pin_us map_after_us warm_map_us bind_us attach_us finish_us k_release_us blackout_ms boot_ms table_pages adopted_pages vtd_tables record_pages core_record_pages kho_pages other_ioas_ops other_ioas_max_us", c, " ")
 		printf "layout"
 		for (i = 1; i <= nc; i++) printf ",%s", c[i]
 		printf "\n"
