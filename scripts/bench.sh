@@ -59,14 +59,16 @@ report_csv() {
 		next
 	}
 	file == 2 && /Linux version/ { boot++ }
-	file == 2 && /preserved [0-9]+ HWPTs with [0-9]+ areas in/ {
+	# The layout is preserved first, the warm-up after it (lubench_warm).
+	file == 2 && /preserved [0-9]+ HWPTs with [0-9]+ areas in/ && !((boot, "k_preserve_us") in v) {
 		v[boot, "k_preserve_us"] = num($0, "areas in [0-9]+ us")
 		v[boot, "k_check_us"] = num($0, "areas checked [0-9]+")
 		v[boot, "k_tables_us"] = num($0, "page tables [0-9]+")
 		v[boot, "k_records_us"] = num($0, "records [0-9]+ us")
 		v[boot, "record_pages"] = num($0, "\\([0-9]+ pages\\)")
 	}
-	file == 2 && /page table of [0-9]+ pages preserved in/ {
+	file == 2 && /page table of [0-9]+ pages preserved in/ && !(boot in dom) {
+		dom[boot] = num($0, "domain [0-9]+")
 		v[boot, "table_pages"] = num($0, "of [0-9]+ pages")
 		v[boot, "core_record_pages"] = num($0, "records: [0-9]+")
 	}
@@ -77,17 +79,20 @@ report_csv() {
 	}
 	file == 2 && /left translating for the live update in/ { v[boot, "k_shutdown_us"] = num($0, "in [0-9]+ us") }
 	file == 2 && /adopted [0-9]+ tables for [0-9]+ devices/ { v[boot - 1, "k_adopt_us"] = num($0, "kernel in [0-9]+") }
-	file == 2 && /page table of [0-9]+ pages adopted in/ {
+	file == 2 && /page table of [0-9]+ pages adopted in/ && num($0, "domain [0-9]+") == dom[boot - 1] {
 		v[boot - 1, "adopted_pages"] = num($0, "of [0-9]+ pages")
 		v[boot - 1, "k_restore_us"] = num($0, "adopted in [0-9]+")
 	}
 	file == 2 && /finished: the restore.s holds on what/ { v[boot - 1, "k_release_us"] = num($0, "dropped in [0-9]+") }
+	# The warm-up is taken back first, its retrieve with its code cold.
 	file == 2 && /retrieved [0-9]+ HWPTs and IOASes/ {
+		if ((boot - 1, "k_retrieve_us") in v)
+			v[boot - 1, "k_warm_retrieve_us"] = v[boot - 1, "k_retrieve_us"]
 		v[boot - 1, "k_retrieve_us"] = num($0, "areas in [0-9]+ us")
 		v[boot - 1, "k_pin_us"] = num($0, "pinned and checked [0-9]+")
 	}
 	END {
-		nc = split("size folio areas map_cold_us map_us mark_us preserve_iommufd_us k_preserve_us k_check_us k_tables_us k_records_us k_freeze_us k_vtd_tables_us k_shutdown_us k_adopt_us k_restore_us retrieve_iommufd_us k_retrieve_us k_pin_us map_after_us warm_map_us bind_us attach_us finish_us k_release_us blackout_ms boot_ms table_pages adopted_pages vtd_tables record_pages core_record_pages kho_pages other_ioas_ops other_ioas_max_us", c, " ")
+		nc = split("size folio areas map_cold_us map_us mark_us preserve_iommufd_us k_preserve_us k_check_us k_tables_us k_records_us k_freeze_us k_vtd_tables_us k_shutdown_us k_adopt_us k_restore_us retrieve_iommufd_us k_retrieve_us k_pin_us map_after_us k_warm_retrieve_us warm_retrieve_us bind_us attach_us finish_us k_release_us blackout_ms boot_ms table_pages adopted_pages vtd_tables record_pages core_record_pages kho_pages other_ioas_ops other_ioas_max_us", c, " ")
 		printf "layout"
 		for (i = 1; i <= nc; i++) printf ",%s", c[i]
 		printf "\n"
@@ -107,18 +112,18 @@ report_table() {
 	function ms(n) { return g(n) == "" ? "-" : sprintf("%.1f", g(n) / 1000) }
 	function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "-" : sprintf("%.2f", a / b) }
 	BEGIN {
-		printf "%5s %-5s %5s | %7s %8s %7s %7s | %6s %6s %6s %7s | %8s %7s | %8s %6s | %6s %6s | %6s %6s\n",
+		printf "%5s %-5s %5s | %7s %8s %7s %7s | %6s %6s %6s %7s | %6s %8s %7s | %8s %6s | %6s %6s | %6s %6s\n",
 			"MiB", "folio", "areas", "map", "preserve", "check", "tables",
-			"freeze", "shutdn", "adopt", "restore", "retrieve", "remap",
+			"freeze", "shutdn", "adopt", "restore", "1st rt", "retrieve", "remap",
 			"blackout", "iommu%", "tblpg", "recpg", "pv/map", "rt/map"
 	}
 	{
 		iommu = g("k_freeze_us") + g("k_shutdown_us") + g("k_adopt_us") + g("k_restore_us")
-		printf "%5d %-5s %5d | %7s %8s %7s %7s | %6s %6s %6s %7s | %8s %7s | %8s %6s | %6s %6s | %6s %6s\n",
+		printf "%5d %-5s %5d | %7s %8s %7s %7s | %6s %6s %6s %7s | %6s %8s %7s | %8s %6s | %6s %6s | %6s %6s\n",
 			g("size") / 1048576, g("folio") == 4096 ? "4K" : "2M", g("areas"),
 			ms("map_us"), ms("k_preserve_us"), ms("k_check_us"), ms("k_tables_us"),
 			ms("k_freeze_us"), ms("k_shutdown_us"), ms("k_adopt_us"),
-			ms("k_restore_us"), ms("k_retrieve_us"), ms("map_after_us"),
+			ms("k_restore_us"), ms("k_warm_retrieve_us"), ms("k_retrieve_us"), ms("map_after_us"),
 			g("blackout_ms"),
 			g("blackout_ms") == "" ? "-" : sprintf("%.2f", iommu / 10 / g("blackout_ms")),
 			g("table_pages"), g("record_pages"),
@@ -127,7 +132,8 @@ report_table() {
 	echo "ms, the kernel's own times except map (IOMMU_IOAS_MAP_FILE, from the VMM); preserve = check"
 	echo "of the mapped pages + page tables + records; blackout: reboot() to the first DMA after"
 	echo "the take-back; iommu%: freeze + shutdown + adopt + restore, of the blackout; remap: the"
-	echo "same memfd mapped again in the retrieve's boot, after it (rt/map: retrieve / remap)"
+	echo "same memfd mapped again in the retrieve's boot, after it (rt/map: retrieve / remap); 1st rt:"
+	echo "the warm-up's retrieve (2 MiB, another edu, just before), the boot's first, its code cold"
 }
 
 # Phases and pages against size (one area, 2M and 4K folios) and against
@@ -147,7 +153,8 @@ report_plots() {
 		if ($col["areas"] == 1) printf "%s", row > out "/size-" f ".dat"
 		if ($col["size"] == 268435456 && f == "2m" || $col["areas"] > 1) printf "%s", row > out "/areas.dat"
 	}' "$CSV"
-	gnuplot 2> "$BENCH/gnuplot.log" <<-EOF
+	# A layout list without a series (LAYOUTS=) leaves a plot without data.
+	gnuplot 2> "$BENCH/gnuplot.log" <<-EOF || msg "gnuplot failed: see $BENCH/gnuplot.log"
 	set terminal png size 1000,700
 	set logscale xy
 	set key left top

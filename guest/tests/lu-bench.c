@@ -33,17 +33,23 @@
  * preserve of a session creates.
  *
  * With "lubench_lock=1", a second edu in an iommufd of its own maps and
- * unmaps 2 MiB over and over in another thread while the iommufd is
- * preserved, and the worst time of one map and unmap is reported next to
- * the preserve's: a lock the preserve held across its walk of the guest's
- * memory, that another IOAS's map or unmap also takes, would show as a
- * worst time close to the preserve's.
+ * unmaps 2 MiB over and over in another thread, started before the
+ * iommufd's preserve and checked to go on after it, and the number of
+ * maps and unmaps during the preserve and the worst time of one are
+ * reported next to the preserve's: a lock the preserve held across its
+ * walk of the guest's memory, that another IOAS's map or unmap also
+ * takes, would show as a worst time close to the preserve's.
  *
- * With "lubench_warm=1", the new kernel first maps and unmaps 2 MiB for
- * that second edu, before the retrieve: the retrieve's pin then runs code
- * a map has run in this boot already, which tells the cost of its first
- * run (emulated, under TCG) apart from its own. That first map's time is
- * reported too (warm_map_us).
+ * With "lubench_warm=1", the second edu is live-updated too, in a session
+ * of its own: 2 MiB mapped in an iommufd of its own, HWPT marked, memfd,
+ * iommufd and cdev preserved after the layout's. The new kernel takes it
+ * back first (iommufd and cdev retrieved, bound, attached, session
+ * finished, everything closed), so that the layout's retrieve runs code a
+ * retrieve has run in this boot already: under TCG the first run of any
+ * code pays for its translation, which hardware does not, and the two
+ * retrieves tell that cost apart from the retrieve's own. The warm-up's
+ * retrieve is reported (warm_retrieve_us), and the blackout leaves the
+ * warm-up out.
  *
  * With "lubench_max=PCT", each layout is also a check that the kernel's
  * preserve of the iommufd (its own log line) took at most PCT percent of
@@ -76,6 +82,7 @@
 #define TOKEN_IOMMUFD	3
 #define TOKEN_CDEV	4
 #define HWPT_TOKEN	0x62656e6368ULL
+#define WARM_HWPT_TOKEN	0x7761726dULL
 #define IOVA_BASE	(1UL << 32)
 #define SZ_2M		(2UL << 20)
 #define MAX_LAYOUTS	32
@@ -92,6 +99,7 @@ struct bench_state {
 	uint64_t magic;
 	uint32_t layout;		/* 1-based */
 	uint32_t ioas, hwpt;
+	uint32_t warm_ioas, warm_hwpt;	/* lubench_warm=1 */
 	double tsc_per_ms;
 	uint64_t tsc_at_reboot;
 };
@@ -110,10 +118,9 @@ struct other_ioas {
 	int memfd;
 	pthread_t thread;
 	volatile bool stop;
-	uint64_t ops;
+	volatile uint64_t ops;
 	double max_us;
-	double first_map_us;	/* the map of other_ioas_open() */
-	int err;
+	volatile int err;
 };
 
 static uint64_t parse_size(const char *s, char **end)
@@ -189,11 +196,12 @@ static double tsc_rate(void)
 	return (__rdtsc() - c0) / (us_since(&t0) / 1e3);
 }
 
-static const char *session_name(int k)
+/* The session of layout @k, or of its warm-up (lubench_warm=1). */
+static const char *session_name(int k, bool warm)
 {
 	static char name[32];
 
-	snprintf(name, sizeof(name), "lu-bench-%d", k);
+	snprintf(name, sizeof(name), "lu-bench-%s%d", warm ? "warm-" : "", k);
 	return name;
 }
 
@@ -254,26 +262,37 @@ static void *map_unmap_loop(void *arg)
 	return NULL;
 }
 
+/* A sealed memfd of 2 MiB, allocated before the map; its fd or -errno. */
+static int memfd_2m(const char *name)
+{
+	int fd = memfd_sealed(name, SZ_2M);
+	uint8_t *p = fd < 0 ? NULL : map_shared(fd, SZ_2M);
+
+	if (!p) {
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? fd : -ENOMEM;
+	}
+	memset(p, 0, SZ_2M);
+	munmap(p, SZ_2M);
+	return fd;
+}
+
 /* The other edu opened and 2 MiB of memory for it, mapped and unmapped once. */
 static int other_ioas_open(struct other_ioas *o)
 {
-	uint8_t *p;
 	int ret;
 
 	*o = (struct other_ioas){ .memfd = -1 };
 	ret = vdev_open(&o->v, OTHER_BDF);
 	if (ret)
 		return ret;
-	o->memfd = memfd_sealed("lu-bench-other", SZ_2M);
-	p = o->memfd < 0 ? NULL : map_shared(o->memfd, SZ_2M);
-	if (!p) {
-		ret = o->memfd < 0 ? o->memfd : -ENOMEM;
+	o->memfd = memfd_2m("lu-bench-other");
+	if (o->memfd < 0) {
+		ret = o->memfd;
 		goto err_close;
 	}
-	memset(p, 0, SZ_2M);	/* allocated before the map */
-	munmap(p, SZ_2M);
-	ret = TIMED(o->first_map_us,
-		    vdev_map_file(&o->v, o->memfd, 0, SZ_2M, OTHER_IOVA));
+	ret = vdev_map_file(&o->v, o->memfd, 0, SZ_2M, OTHER_IOVA);
 	ret = ret ?: vdev_unmap(&o->v, OTHER_IOVA, SZ_2M);
 	if (ret)
 		goto err_close;
@@ -292,7 +311,24 @@ static void other_ioas_close(struct other_ioas *o)
 	vdev_close(&o->v);
 }
 
-/* The same, and the loop started (the first map ran before the clock). */
+/* Until the loop is past @ops maps and unmaps; false after 5 s or an error. */
+static bool other_ioas_wait(struct other_ioas *o, uint64_t ops)
+{
+	int i;
+
+	for (i = 0; i < 50000 && !o->err; i++) {
+		if (o->ops > ops)
+			return true;
+		usleep(100);
+	}
+	return false;
+}
+
+/*
+ * The same, and the loop started: running, one map and unmap done, so that
+ * one is under way whenever the preserve starts (the first map of
+ * other_ioas_open() ran before the clock).
+ */
 static int other_ioas_start(struct other_ioas *o)
 {
 	int ret = other_ioas_open(o);
@@ -300,8 +336,16 @@ static int other_ioas_start(struct other_ioas *o)
 	if (ret)
 		return ret;
 	ret = -pthread_create(&o->thread, NULL, map_unmap_loop, o);
-	if (ret)
+	if (ret) {
 		other_ioas_close(o);
+		return ret;
+	}
+	if (!other_ioas_wait(o, 0)) {
+		ret = o->err ?: -ETIMEDOUT;
+		o->stop = true;
+		pthread_join(o->thread, NULL);
+		other_ioas_close(o);
+	}
 	return ret;
 }
 
@@ -337,13 +381,72 @@ static bool dma_first_last(volatile uint8_t *bar, uint8_t *ram,
 			      last_iova, SEED ^ (uint32_t)l->size);
 }
 
+/*
+ * lubench_warm=1: the second edu, with 2 MiB mapped in an iommufd of its
+ * own, live-updated in a session of its own. Its files stay open until the
+ * kexec. 0 or -errno.
+ */
+static int warm_up_preserve(int luo, struct bench_state *s, int k)
+{
+	struct vdev w;
+	int session, memfd, ret;
+
+	session = luo_create_session(luo, session_name(k, true));
+	if (session < 0)
+		return session;
+	memfd = memfd_2m("lu-bench-warm");
+	if (memfd < 0)
+		return memfd;
+	ret = vdev_open(&w, OTHER_BDF);
+	ret = ret ?: vdev_map_file(&w, memfd, 0, SZ_2M, OTHER_IOVA);
+	ret = ret ?: vdev_mark_hwpt(&w, WARM_HWPT_TOKEN);
+	ret = ret ?: luo_preserve_fd(session, memfd, LU_TOKEN_RAM);
+	ret = ret ?: luo_preserve_fd(session, w.iommufd, TOKEN_IOMMUFD);
+	ret = ret ?: luo_preserve_fd(session, w.cdev, TOKEN_CDEV);
+	s->warm_ioas = w.ioas;
+	s->warm_hwpt = w.hwpt;
+	return ret;
+}
+
+/*
+ * lubench_warm=1: the second edu taken back as the VMM takes back its
+ * device (iommufd, cdev and memfd retrieved, cdev bound and attached to
+ * the restored HWPT, session finished), then closed. 0 or -errno.
+ */
+static int warm_up_take_back(int luo, const struct bench_state *s, int k,
+			     double *retrieve_us)
+{
+	struct vdev w = { .iommufd = -1, .cdev = -1 };
+	uint32_t pt_id = s->warm_hwpt;
+	int session, memfd, ret;
+
+	session = luo_retrieve_session(luo, session_name(k, true));
+	if (session < 0)
+		return session;
+	w.iommufd = TIMED(*retrieve_us, luo_retrieve_fd(session, TOKEN_IOMMUFD));
+	w.cdev = luo_retrieve_fd(session, TOKEN_CDEV);
+	memfd = luo_retrieve_fd(session, LU_TOKEN_RAM);
+	w.ioas = s->warm_ioas;
+	ret = w.iommufd < 0 ? w.iommufd : w.cdev < 0 ? w.cdev :
+	      memfd < 0 ? memfd : vdev_bind(&w);
+	ret = ret ?: vdev_attach_pt(&w, &pt_id);
+	ret = ret ?: (pt_id == s->warm_hwpt ? 0 : -EINVAL);
+	ret = ret ?: luo_finish(session);
+	if (memfd >= 0)
+		close(memfd);
+	vdev_close(&w);
+	close(session);
+	return ret;
+}
+
 static void set_up(int k)
 {
 	const struct layout *l = &layouts[k - 1];
 	double map_cold_us = 0, map_us = 0, mark_us = 0, memfds_us = 0;
 	double iommufd_us = 0, cdev_us = 0;
 	long kho_before, kho_pages, table_pages, iommufd_records, core_records;
-	struct other_ioas other;
+	struct other_ioas other = {};
+	uint64_t ops_start, ops_end;
 	struct bench_state *s;
 	struct lu_vm vm;
 	struct vdev v;
@@ -352,7 +455,7 @@ static void set_up(int k)
 
 	ret = write_file("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
 			 l->folio == SZ_2M ? "always" : "never");
-	ret = ret ?: lu_vm_create(&vm, session_name(k), l->size, sizeof(*s));
+	ret = ret ?: lu_vm_create(&vm, session_name(k, false), l->size, sizeof(*s));
 	CHECK_OR_BAIL(!ret, "layout %d: %" PRIu64 " MiB of guest RAM in %s folios, session created (%s)",
 		      k, l->size >> 20, l->folio == SZ_2M ? "2M" : "4K",
 		      strerror(-ret));
@@ -386,17 +489,19 @@ static void set_up(int k)
 			      OTHER_BDF, strerror(-ret));
 	}
 	kho_before = kho_preserved_pages();
+	ops_start = other.ops;
 	ret = ret ?: TIMED(iommufd_us, luo_preserve_fd(vm.session, v.iommufd,
 							TOKEN_IOMMUFD));
+	ops_end = other.ops;
 	kho_pages = kho_preserved_pages() - kho_before;
 	if (lock_probe) {
-		uint64_t ops_before = other.ops;
+		bool went_on = other_ioas_wait(&other, ops_end);
 		int err = other_ioas_stop(&other);
 
-		CHECK_OR_BAIL(!err && ops_before, "%s mapped and unmapped 2 MiB %" PRIu64 " times while the iommufd was preserved (%s)",
-			      OTHER_BDF, ops_before, strerror(-err));
+		CHECK_OR_BAIL(!err && went_on, "%s mapped and unmapped 2 MiB %" PRIu64 " times while the iommufd was preserved, and went on after it (%s)",
+			      OTHER_BDF, ops_end - ops_start, strerror(-err));
 		ktap_info("bench layout=%d other_ioas_ops=%" PRIu64 " other_ioas_max_us=%.0f",
-			  k, ops_before, other.max_us);
+			  k, ops_end - ops_start, other.max_us);
 	}
 	ret = ret ?: TIMED(cdev_us, luo_preserve_fd(vm.session, v.cdev,
 						     TOKEN_CDEV));
@@ -421,6 +526,11 @@ static void set_up(int k)
 		ktap_check(kus >= 0 && kus * 100 <= max_pct * map_us,
 			   "the kernel's preserve of the iommufd took %ld us, at most %ld%% of the map's %.0f us",
 			   kus, max_pct, map_us);
+	}
+	if (warm_probe) {
+		ret = warm_up_preserve(vm.luo, s, k);
+		CHECK_OR_BAIL(!ret, "%s: 2 MiB mapped in an iommufd of its own, HWPT marked; memfd, iommufd and cdev preserved in a second session (%s)",
+			      OTHER_BDF, strerror(-ret));
 	}
 	ktap_info("expect-translation-never-off");
 	CHECK_OR_BAIL(!kexec_load_next(k + 1), "next kernel loaded");
@@ -457,7 +567,8 @@ static void take_back(int k, double uptime)
 {
 	const struct layout *l = &layouts[k - 2];
 	double iommufd_us, cdev_us, bind_us = 0, attach_us = 0, finish_us, blackout;
-	double map_after_us = 0, first_map_us = 0;
+	double map_after_us = 0, warm_retrieve_us = 0;
+	uint64_t warm_ticks = 0;
 	struct vdev v = { .iommufd = -1, .cdev = -1 };
 	struct bench_state *s;
 	struct lu_vm vm;
@@ -465,20 +576,19 @@ static void take_back(int k, double uptime)
 	bool landed;
 	int ret;
 
-	ret = lu_vm_retrieve(&vm, session_name(k - 1), l->size, sizeof(*s));
+	ret = lu_vm_retrieve(&vm, session_name(k - 1, false), l->size, sizeof(*s));
 	s = ret ? NULL : vm.state;
 	CHECK_OR_BAIL(s && s->magic == STATE_MAGIC && s->layout == (uint32_t)k - 1,
 		      "layout %d: session, RAM and state retrieved (%s)", k - 1,
 		      strerror(-ret));
 
 	if (warm_probe) {
-		struct other_ioas o;
+		uint64_t t0 = __rdtsc();
 
-		ret = other_ioas_open(&o);
-		CHECK_OR_BAIL(!ret, "%s opened, 2 MiB mapped and unmapped before the retrieve (%s)",
+		ret = warm_up_take_back(vm.luo, s, k - 1, &warm_retrieve_us);
+		warm_ticks = __rdtsc() - t0;
+		CHECK_OR_BAIL(!ret, "%s taken back first: iommufd retrieved, cdev bound and attached, its session finished (%s)",
 			      OTHER_BDF, strerror(-ret));
-		other_ioas_close(&o);
-		first_map_us = o.first_map_us;
 	}
 	v.iommufd = TIMED(iommufd_us, luo_retrieve_fd(vm.session, TOKEN_IOMMUFD));
 	v.cdev = TIMED(cdev_us, luo_retrieve_fd(vm.session, TOKEN_CDEV));
@@ -492,7 +602,7 @@ static void take_back(int k, double uptime)
 		      "iommufd and cdev retrieved, cdev bound and attached to HWPT %u (%s)",
 		      s->hwpt, strerror(-ret));
 	landed = dma_first_last(v.bar0, vm.ram, l);
-	blackout = (__rdtsc() - s->tsc_at_reboot) / s->tsc_per_ms;
+	blackout = (__rdtsc() - s->tsc_at_reboot - warm_ticks) / s->tsc_per_ms;
 	ktap_check(landed, "DMA through the restored HWPT lands in the first and the last area");
 	ret = TIMED(finish_us, luo_finish(vm.session));
 	ktap_check(!ret, "session finished (%s)", strerror(-ret));
@@ -506,9 +616,9 @@ static void take_back(int k, double uptime)
 			   "the kernel's retrieve of the iommufd took %ld us, at most %ld%% of the remap's %.0f us",
 			   kus, rt_max_pct, map_after_us);
 	}
-	ktap_info("bench layout=%d retrieve_iommufd_us=%.0f retrieve_cdev_us=%.0f bind_us=%.0f attach_us=%.0f finish_us=%.0f map_after_us=%.0f warm_map_us=%.0f blackout_ms=%.1f boot_ms=%.0f",
+	ktap_info("bench layout=%d retrieve_iommufd_us=%.0f retrieve_cdev_us=%.0f bind_us=%.0f attach_us=%.0f finish_us=%.0f map_after_us=%.0f warm_retrieve_us=%.0f blackout_ms=%.1f boot_ms=%.0f",
 		  k - 1, iommufd_us, cdev_us, bind_us, attach_us, finish_us,
-		  map_after_us, first_map_us, blackout, uptime * 1e3);
+		  map_after_us, warm_retrieve_us, blackout, uptime * 1e3);
 
 	/* Everything goes: the next layout starts from free memory. */
 	vdev_close(&v);
@@ -546,7 +656,7 @@ int main(void)
 	warm_probe = arg && atoi(arg) == 1;
 	ktap_begin("lu-bench", k,
 		   (k > 1 ? 5 + warm_probe + !!rt_max_pct : 0) +
-		   (k < stages ? 5 + !!max_pct + 2 * lock_probe : 0));
+		   (k < stages ? 5 + !!max_pct + 2 * lock_probe + warm_probe : 0));
 	if (k > 1)
 		take_back(k, uptime);
 	if (k < stages)
