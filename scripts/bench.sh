@@ -133,7 +133,7 @@ report_table() {
 	echo "of the mapped pages + page tables + records; blackout: reboot() to the first DMA after"
 	echo "the take-back; iommu%: freeze + shutdown + adopt + restore, of the blackout; remap: the"
 	echo "same memfd mapped again in the retrieve's boot, after it (rt/map: retrieve / remap); 1st rt:"
-	echo "the warm-up's retrieve (2 MiB, another edu, just before), the boot's first, its code cold"
+	echo "the warm-up's retrieve (32 MiB, another edu, just before), the boot's first, its code cold"
 }
 
 # Phases and pages against size (one area, 2M and 4K folios) and against

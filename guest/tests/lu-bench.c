@@ -41,7 +41,7 @@
  * takes, would show as a worst time close to the preserve's.
  *
  * With "lubench_warm=1", the second edu is live-updated too, in a session
- * of its own: 2 MiB mapped in an iommufd of its own, HWPT marked, memfd,
+ * of its own: 32 MiB mapped in an iommufd of its own, HWPT marked, memfd,
  * iommufd and cdev preserved after the layout's. The new kernel takes it
  * back first (iommufd and cdev retrieved, bound, attached, session
  * finished, everything closed), so that the layout's retrieve runs code a
@@ -85,6 +85,12 @@
 #define WARM_HWPT_TOKEN	0x7761726dULL
 #define IOVA_BASE	(1UL << 32)
 #define SZ_2M		(2UL << 20)
+/*
+ * The warm-up's memory: large enough that pinning it allocates the same
+ * temporary buffers as a layout's (64 KiB each, their cap), so that the
+ * page allocator's path for them runs in the warm-up first too.
+ */
+#define WARM_SIZE	(32UL << 20)
 #define MAX_LAYOUTS	32
 #define SEED		0x62656e63u
 
@@ -262,19 +268,19 @@ static void *map_unmap_loop(void *arg)
 	return NULL;
 }
 
-/* A sealed memfd of 2 MiB, allocated before the map; its fd or -errno. */
-static int memfd_2m(const char *name)
+/* A sealed memfd of @size bytes, allocated before the map; fd or -errno. */
+static int memfd_allocated(const char *name, size_t size)
 {
-	int fd = memfd_sealed(name, SZ_2M);
-	uint8_t *p = fd < 0 ? NULL : map_shared(fd, SZ_2M);
+	int fd = memfd_sealed(name, size);
+	uint8_t *p = fd < 0 ? NULL : map_shared(fd, size);
 
 	if (!p) {
 		if (fd >= 0)
 			close(fd);
 		return fd < 0 ? fd : -ENOMEM;
 	}
-	memset(p, 0, SZ_2M);
-	munmap(p, SZ_2M);
+	memset(p, 0, size);
+	munmap(p, size);
 	return fd;
 }
 
@@ -287,7 +293,7 @@ static int other_ioas_open(struct other_ioas *o)
 	ret = vdev_open(&o->v, OTHER_BDF);
 	if (ret)
 		return ret;
-	o->memfd = memfd_2m("lu-bench-other");
+	o->memfd = memfd_allocated("lu-bench-other", SZ_2M);
 	if (o->memfd < 0) {
 		ret = o->memfd;
 		goto err_close;
@@ -382,7 +388,7 @@ static bool dma_first_last(volatile uint8_t *bar, uint8_t *ram,
 }
 
 /*
- * lubench_warm=1: the second edu, with 2 MiB mapped in an iommufd of its
+ * lubench_warm=1: the second edu, with 32 MiB mapped in an iommufd of its
  * own, live-updated in a session of its own. Its files stay open until the
  * kexec. 0 or -errno.
  */
@@ -394,11 +400,11 @@ static int warm_up_preserve(int luo, struct bench_state *s, int k)
 	session = luo_create_session(luo, session_name(k, true));
 	if (session < 0)
 		return session;
-	memfd = memfd_2m("lu-bench-warm");
+	memfd = memfd_allocated("lu-bench-warm", WARM_SIZE);
 	if (memfd < 0)
 		return memfd;
 	ret = vdev_open(&w, OTHER_BDF);
-	ret = ret ?: vdev_map_file(&w, memfd, 0, SZ_2M, OTHER_IOVA);
+	ret = ret ?: vdev_map_file(&w, memfd, 0, WARM_SIZE, OTHER_IOVA);
 	ret = ret ?: vdev_mark_hwpt(&w, WARM_HWPT_TOKEN);
 	ret = ret ?: luo_preserve_fd(session, memfd, LU_TOKEN_RAM);
 	ret = ret ?: luo_preserve_fd(session, w.iommufd, TOKEN_IOMMUFD);
@@ -529,7 +535,7 @@ static void set_up(int k)
 	}
 	if (warm_probe) {
 		ret = warm_up_preserve(vm.luo, s, k);
-		CHECK_OR_BAIL(!ret, "%s: 2 MiB mapped in an iommufd of its own, HWPT marked; memfd, iommufd and cdev preserved in a second session (%s)",
+		CHECK_OR_BAIL(!ret, "%s: 32 MiB mapped in an iommufd of its own, HWPT marked; memfd, iommufd and cdev preserved in a second session (%s)",
 			      OTHER_BDF, strerror(-ret));
 	}
 	ktap_info("expect-translation-never-off");
